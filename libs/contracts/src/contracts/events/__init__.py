@@ -1,0 +1,17 @@
+"""Event payload models, one module per stream."""
+
+from contracts.events.clients import ClientState
+from contracts.events.invoices import InvoiceIssued, InvoiceLine
+from contracts.events.payments import PaymentMethod, PaymentReceived
+from contracts.events.projects import ProjectState
+from contracts.events.time_entries import TimeEntryState
+
+__all__ = [
+    "ClientState",
+    "InvoiceIssued",
+    "InvoiceLine",
+    "PaymentMethod",
+    "PaymentReceived",
+    "ProjectState",
+    "TimeEntryState",
+]

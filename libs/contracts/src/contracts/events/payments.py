@@ -1,0 +1,39 @@
+"""Payload of `payment.received` (topic `payment-received`, keyed by invoice)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from contracts.events.base import ContractModel
+from contracts.money import CurrencyCode
+
+__all__ = ["PaymentMethod", "PaymentReceived"]
+
+
+class PaymentMethod(StrEnum):
+    """How the money arrived."""
+
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+    ACH = "ach"
+    CASH = "cash"
+    CHECK = "check"
+    OTHER = "other"
+
+
+class PaymentReceived(ContractModel):
+    """Money received against one invoice."""
+
+    payment_id: UUID = Field(description="The payment.")
+    invoice_id: UUID = Field(description="Invoice paid; message key on `payment-received`.")
+    client_id: UUID = Field(description="Client who paid.")
+    amount_minor: int = Field(gt=0, description="Amount received in minor units of `currency`.")
+    currency: CurrencyCode = Field(description="ISO 4217 code; the invoice's currency.")
+    method: PaymentMethod = Field(description="How the money arrived.")
+    received_at: AwareDatetime = Field(description="When the money was received.")
+    reference: str | None = Field(
+        default=None, description="Provider or bank reference, for reconciliation."
+    )

@@ -1,0 +1,80 @@
+"""Kafka topics of the billing streams, with the key that orders each aggregate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+__all__ = ["DLQ_SUFFIX", "TOPICS", "Topic", "all_topic_names", "dlq_topic"]
+
+DLQ_SUFFIX: Final = ".dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic and the payload field whose value is the message key."""
+
+    name: str
+    key: str
+    partitions: int
+    cleanup_policy: Literal["delete", "compact"]
+    description: str
+
+
+TOPICS: Final[Mapping[str, Topic]] = MappingProxyType(
+    {
+        topic.name: topic
+        for topic in (
+            Topic(
+                "time-entry-logged",
+                "entry_id",
+                6,
+                "delete",
+                "Time entries logged, revised and deleted, in order per entry.",
+            ),
+            Topic(
+                "invoice-issued",
+                "invoice_id",
+                6,
+                "delete",
+                "Invoices as issued, with lines and the time entries they bill.",
+            ),
+            Topic(
+                "payment-received",
+                "invoice_id",
+                6,
+                "delete",
+                "Payments received, keyed by the invoice they pay so they follow its issue.",
+            ),
+            Topic(
+                "client-changed",
+                "client_id",
+                6,
+                "compact",
+                "Latest full state of every client, for local replicas.",
+            ),
+            Topic(
+                "project-changed",
+                "project_id",
+                6,
+                "compact",
+                "Latest full state of every project, for local replicas.",
+            ),
+        )
+    }
+)
+
+
+def dlq_topic(name: str) -> str:
+    """Dead-letter topic for messages of `name` that exhausted their retries."""
+    return f"{name}{DLQ_SUFFIX}"
+
+
+def all_topic_names(include_dlq: bool = True) -> list[str]:
+    """Every topic to create, sorted, with their dead-letter topics unless told otherwise."""
+    names = list(TOPICS)
+    if include_dlq:
+        names += [dlq_topic(name) for name in TOPICS]
+    return sorted(names)

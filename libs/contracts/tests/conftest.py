@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from contracts.events import (
+    ClientState,
+    InvoiceIssued,
+    InvoiceLine,
+    PaymentMethod,
+    PaymentReceived,
+    ProjectState,
+    TimeEntryState,
+)
+from contracts.registry import EVENTS
+from pydantic import BaseModel
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def uid(n: int) -> UUID:
+    return UUID(int=n)
+
+
+def _payloads() -> dict[type[BaseModel], BaseModel]:
+    entry = TimeEntryState(
+        entry_id=uid(1),
+        version=1,
+        member_id=uid(2),
+        project_id=uid(3),
+        task="Design",
+        description="Wireframes",
+        started_at=T0,
+        ended_at=T0 + timedelta(hours=1, minutes=30),
+        duration_seconds=5400,
+        billable=True,
+        tags=["ux"],
+    )
+    line = InvoiceLine(
+        line_id=uid(10),
+        description="Design, 1.5 h",
+        project_id=uid(3),
+        quantity=Decimal("1.5"),
+        unit_amount_minor=12000,
+        amount_minor=18000,
+        discount_minor=1000,
+        tax_rate_id=uid(11),
+        tax_rate_percent=Decimal("20"),
+        tax_minor=3400,
+        time_entry_ids=[uid(1)],
+    )
+    invoice = InvoiceIssued(
+        invoice_id=uid(20),
+        number="INV-2026-0001",
+        client_id=uid(4),
+        currency="EUR",
+        issued_at=T0,
+        due_date=date(2026, 4, 1),
+        period_start=date(2026, 3, 1),
+        period_end=date(2026, 3, 31),
+        lines=[line],
+        subtotal_minor=18000,
+        discount_minor=1000,
+        tax_minor=3400,
+        total_minor=20400,
+        time_entry_ids=[uid(1)],
+    )
+    return {
+        TimeEntryState: entry,
+        InvoiceIssued: invoice,
+        ClientState: ClientState(
+            client_id=uid(4), version=3, name="Acme", currency="EUR", payment_terms_days=30
+        ),
+        ProjectState: ProjectState(
+            project_id=uid(3),
+            version=1,
+            client_id=uid(4),
+            name="Website",
+            code="WEB",
+            rounding_increment_minutes=15,
+            budget_hours=Decimal("120.5"),
+        ),
+        PaymentReceived: PaymentReceived(
+            payment_id=uid(30),
+            invoice_id=uid(20),
+            client_id=uid(4),
+            amount_minor=20400,
+            currency="EUR",
+            method=PaymentMethod.BANK_TRANSFER,
+            received_at=T0 + timedelta(days=10),
+            reference="SEPA-123",
+        ),
+    }
+
+
+@pytest.fixture
+def payloads() -> dict[type[BaseModel], BaseModel]:
+    """One valid payload per registered model."""
+    samples = _payloads()
+    assert {spec.payload_model for spec in EVENTS.values()} <= samples.keys()
+    return samples
+
+
+@pytest.fixture
+def invoice_data(payloads: dict[type[BaseModel], BaseModel]) -> dict[str, Any]:
+    return payloads[InvoiceIssued].model_dump()
+
+
+@pytest.fixture
+def ids() -> Callable[[int], UUID]:
+    return uid

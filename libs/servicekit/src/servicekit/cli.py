@@ -1,0 +1,50 @@
+"""`python -m <service> [serve|migrate]`, the same for every service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+
+import uvicorn
+
+from servicekit import migrations
+from servicekit.service import ServiceDefinition, create_app
+from servicekit.telemetry import setup_logging
+
+
+async def _migrate(definition: ServiceDefinition) -> None:
+    import asyncpg
+
+    s = definition.settings
+    if not s.database_url:
+        raise SystemExit(f"{s.service_name} has no database")
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        found = migrations.load_migrations(migrations.migration_sources(definition.migrations_dir))
+        applied = await migrations.apply(conn, found)
+        print(f"{s.service_name}: {len(applied)} migration(s) applied")  # noqa: T201
+    finally:
+        await conn.close()
+
+
+def main(define: Callable[[], ServiceDefinition]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    definition = define()
+    s = definition.settings
+    setup_logging(s.service_name, s.log_level)
+    if args.command == "migrate":
+        asyncio.run(_migrate(definition))
+        return
+    uvicorn.run(
+        create_app(definition),
+        host=s.http_host,
+        port=s.http_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

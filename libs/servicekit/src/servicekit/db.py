@@ -1,0 +1,87 @@
+"""asyncpg pool per service and tenant-scoped transactions (row-level security)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+from uuid import UUID
+
+import asyncpg
+
+TENANT_SETTING = "billstream.tenant_id"
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Connection = asyncpg.Connection
+Pool = asyncpg.Pool
+
+# Errors after which the same work may simply be tried again on a fresh connection:
+# the transaction did not commit (Postgres restarted, pool held a dead connection).
+RETRYABLE_DB_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+    OSError,
+)
+
+
+async def create_pool(
+    dsn: str, *, schema: str, application_name: str, min_size: int, max_size: int, timeout: float
+) -> Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=timeout,
+        server_settings={"search_path": schema, "application_name": application_name},
+    )
+    assert pool is not None
+    return pool
+
+
+async def set_tenant(conn: Connection, tenant_id: UUID) -> None:
+    """Scope the current transaction to one tenant; RLS policies read this setting."""
+    await conn.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
+
+
+@asynccontextmanager
+async def tenant_transaction(pool: Pool, tenant_id: UUID) -> AsyncIterator[Connection]:
+    """A transaction in which row-level security shows only `tenant_id`'s rows."""
+    async with pool.acquire() as conn, conn.transaction():
+        await set_tenant(conn, tenant_id)
+        yield conn
+
+
+async def retry_transient(
+    work: Callable[[], Awaitable[T]], *, attempts: int = 3, delay_s: float = 0.1
+) -> T:
+    """Run `work` again when the database connection died before it committed."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except RETRYABLE_DB_ERRORS as exc:
+            if attempt == attempts:
+                raise
+            log.warning("database connection lost, retrying", extra={"error": repr(exc)})
+            await asyncio.sleep(delay_s * attempt)
+    raise AssertionError("unreachable")
+
+
+async def in_tenant_transaction(
+    pool: Pool, tenant_id: UUID, work: Callable[[Connection], Awaitable[T]]
+) -> T:
+    """`work(conn)` inside a tenant transaction, retried on a dead pooled connection."""
+
+    async def attempt() -> T:
+        async with tenant_transaction(pool, tenant_id) as conn:
+            return await work(conn)
+
+    return await retry_transient(attempt)

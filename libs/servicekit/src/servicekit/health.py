@@ -1,0 +1,74 @@
+"""/livez and /readyz: ready means database and broker reachable and migrations applied."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from servicekit import migrations
+from servicekit.problems import problem_response
+
+if TYPE_CHECKING:
+    from servicekit.service import Runtime
+
+router = APIRouter(include_in_schema=False)
+_CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    checks = await readiness(runtime)
+    if all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "ready", "checks": checks})
+    failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    return problem_response(503, "Not ready", failing, slug="not-ready", checks=checks)
+
+
+async def readiness(runtime: Runtime) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    if not runtime.started:
+        checks["startup"] = "starting"
+    if runtime.pool is not None:
+        checks["database"] = await _check(_database(runtime))
+        if checks["database"] == "ok":
+            checks["migrations"] = await _check(_migrations(runtime))
+    if runtime.producer is not None:
+        checks["broker"] = await _check(_broker(runtime))
+    return checks
+
+
+async def _check(probe: Any) -> str:
+    try:
+        await asyncio.wait_for(probe, _CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:200]
+    return "ok"
+
+
+async def _database(runtime: Runtime) -> None:
+    assert runtime.pool is not None
+    await runtime.pool.fetchval("SELECT 1")
+
+
+async def _migrations(runtime: Runtime) -> None:
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn:
+        todo = await migrations.pending(conn, runtime.migrations)
+    if todo:
+        raise RuntimeError(f"{len(todo)} migration(s) pending")
+
+
+async def _broker(runtime: Runtime) -> None:
+    assert runtime.producer is not None
+    await runtime.producer.client.fetch_all_metadata()

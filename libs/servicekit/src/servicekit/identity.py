@@ -1,0 +1,106 @@
+"""Identity propagation: the gateway signs a short-lived token; every service verifies it.
+
+Ed25519 (EdDSA) rather than a shared HMAC secret: services hold only the public key,
+so a compromised service cannot mint identities for other tenants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Request
+
+from servicekit.clock import Clock, utc_now
+from servicekit.problems import UnauthorizedError
+
+IDENTITY_HEADER = "x-billstream-identity"
+ISSUER = "billstream-gateway"
+AUDIENCE = "billstream-services"
+Role = Literal["admin", "manager", "member", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "manager", "member", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    tenant_id: UUID
+    principal: str
+    role: Role
+
+
+def generate_keypair() -> tuple[str, str]:
+    """(private PEM, public PEM) for a gateway and the services that trust it."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+class IdentitySigner:
+    def __init__(
+        self, private_key_pem: str, *, ttl: timedelta = timedelta(seconds=60), clock: Clock = utc_now
+    ) -> None:
+        self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self._ttl = ttl
+        self._clock = clock
+
+    def sign(self, identity: Identity) -> str:
+        now = self._clock()
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": identity.principal,
+            "tid": str(identity.tenant_id),
+            "role": identity.role,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._ttl).timestamp()),
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+
+class IdentityVerifier:
+    def __init__(self, public_key_pem: str, *, leeway_s: float = 5.0) -> None:
+        self._key = serialization.load_pem_public_key(public_key_pem.encode())
+        self._leeway = leeway_s
+
+    def verify(self, token: str) -> Identity:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,  # type: ignore[arg-type]
+                algorithms=["EdDSA"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+            role = claims["role"]
+            if role not in ROLES:
+                raise UnauthorizedError(f"unknown role {role!r} in identity token")
+            return Identity(tenant_id=UUID(claims["tid"]), principal=claims["sub"], role=role)
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise UnauthorizedError(f"invalid identity token: {exc}") from exc
+
+
+def require_identity(request: Request) -> Identity:
+    """FastAPI dependency: the verified caller, or 401. Applied to every service route."""
+    verifier: IdentityVerifier | None = request.app.state.runtime.verifier
+    token = request.headers.get(IDENTITY_HEADER)
+    if verifier is None or not token:
+        raise UnauthorizedError("requests must come through the gateway with an identity token")
+    identity = verifier.verify(token)
+    request.state.identity = identity
+    return identity

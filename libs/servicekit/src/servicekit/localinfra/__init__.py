@@ -1,0 +1,1 @@
+"""Local infrastructure shared by `make run` and the pytest fixtures (one implementation)."""

@@ -1,0 +1,132 @@
+"""A private Postgres cluster from the system's binaries, data under a git-ignored folder."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("BILLSTREAM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+SUPERUSER = "postgres"
+
+
+class PostgresError(RuntimeError):
+    pass
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root; run them as the postgres user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def _chown_for_server(path: Path) -> None:
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+@dataclass(frozen=True)
+class PostgresCluster:
+    root: Path
+    port: int
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """Superuser over the Unix socket (trusted locally; TCP needs passwords)."""
+        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def dsn(self, user: str, password: str, database: str) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(_as_owner(list(args)), capture_output=True, text=True, check=False)
+
+    def is_running(self) -> bool:
+        probe = self._run(str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data_dir))
+        return probe.returncode == 0
+
+    def init(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        if not (PG_BIN / "initdb").exists():
+            raise PostgresError(f"no PostgreSQL binaries at {PG_BIN}: apt-get install postgresql")
+        for d in (self.root, self.data_dir, self.socket_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            _chown_for_server(d)
+        done = self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        if done.returncode != 0:
+            raise PostgresError(f"initdb failed: {done.stderr}")
+
+    def start(self) -> bool:
+        """Start the cluster; returns False when it was already running (left to its owner)."""
+        self.init()
+        if self.is_running():
+            return False
+        self.log_file.touch()
+        _chown_for_server(self.log_file)
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                f"-k {self.socket_dir}",
+                "-c listen_addresses=127.0.0.1",
+                "-c max_connections=300",
+                "-c shared_buffers=256MB",
+            ]
+        )
+        done = self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        if done.returncode != 0:
+            tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
+            raise PostgresError(f"postgres did not start: {done.stderr}\n{tail}")
+        return True
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def restart(self) -> None:
+        """For fault tests: drop every connection and come back."""
+        self.stop()
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,150 @@
+"""RFC 9457 problem+json errors for every service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://billstream.dev/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of every domain error; subclasses know their HTTP status and problem type."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFoundError(ServiceError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class ConflictError(ServiceError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class UnauthorizedError(ServiceError):
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+
+
+class ForbiddenError(ServiceError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    """JSON Pointer to the offending field; 'body' is the document root."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        return "#/" + "/".join(parts[1:])
+    return "#/" + "/".join(parts)
+
+
+def validation_problem(errors: list[dict[str, Any]], instance: str | None = None) -> JSONResponse:
+    items = [
+        {"pointer": _pointer(tuple(e.get("loc", ()))), "detail": str(e.get("msg", "invalid"))}
+        for e in errors
+    ]
+    first = items[0] if items else {"pointer": "#/", "detail": "invalid request"}
+    return problem_response(
+        422,
+        "Invalid request",
+        f"{first['pointer']}: {first['detail']}",
+        slug="validation",
+        instance=instance,
+        errors=items,
+    )
+
+
+async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        slug=exc.slug,
+        instance=request.url.path,
+        **exc.extensions,
+    )
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_problem(list(exc.errors()), instance=request.url.path)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(
+        exc.status_code,
+        _reason(exc.status_code),
+        str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        500, "Internal error", "The request could not be completed.", instance=request.url.path
+    )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _on_service_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

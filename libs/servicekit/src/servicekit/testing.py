@@ -1,0 +1,140 @@
+"""pytest plugin: the same Postgres and broker bootstrap as `make run`, for every test suite.
+
+Tests share one session database; each test isolates itself by using a fresh tenant id
+(row-level security does the rest) and fresh aggregate ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+from servicekit.identity import Identity, IdentitySigner, generate_keypair
+from servicekit.localinfra.bootstrap import bootstrap_database
+from servicekit.localinfra.catalog import by_name, repo_root
+from servicekit.localinfra.kafka import KafkaHandle, start_kafka
+from servicekit.localinfra.postgres import PostgresCluster
+from servicekit.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+TEST_DATABASE = "billstream_test"
+
+
+@dataclass
+class Infra:
+    cluster: PostgresCluster
+    kafka: KafkaHandle
+    database: str
+    private_key: str
+    public_key: str
+
+    def dsn(self, service: str) -> str:
+        return self.cluster.dsn(service, by_name(service).password(), self.database)
+
+    def admin_dsn(self) -> str:
+        return self.cluster.admin_dsn(self.database)
+
+    def settings(self, cls: type[S], **overrides: Any) -> S:
+        """Settings for a service under test: fast retries, every span sampled."""
+        name = cls.model_fields["service_name"].default
+        values: dict[str, Any] = {
+            "http_port": 0,
+            "kafka_bootstrap_servers": self.kafka.bootstrap_servers,
+            "identity_public_key": self.public_key,
+            "trace_sample_ratio": 1.0,
+            "outbox_poll_interval_s": 0.2,
+            "consumer_backoff_s": 0.05,
+            "consumer_max_attempts": 3,
+            "db_pool_min_size": 1,
+            "db_pool_max_size": 4,
+        }
+        if by_name(name).database:
+            values["database_url"] = self.dsn(name)
+        values.update(overrides)
+        return cls(**values)
+
+    def token(self, identity: Identity) -> str:
+        return IdentitySigner(self.private_key).sign(identity)
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+@pytest.fixture(scope="session")
+def infra(span_exporter: InMemorySpanExporter) -> Iterator[Infra]:
+    port = int(os.environ.get("BILLSTREAM_TEST_PG_PORT", "55433"))
+    cluster = PostgresCluster(repo_root() / ".local" / "test-postgres", port)
+    started = cluster.start()
+    kafka = start_kafka()
+    asyncio.run(
+        bootstrap_database(
+            cluster.admin_dsn(), cluster.admin_dsn(TEST_DATABASE), TEST_DATABASE, fresh=True
+        )
+    )
+    private, public = generate_keypair()
+    try:
+        yield Infra(cluster, kafka, TEST_DATABASE, private, public)
+    finally:
+        kafka.stop()
+        if started:
+            cluster.stop()
+
+
+@pytest.fixture
+def tenant_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[str]:
+    """Run an app on a free loopback port in this event loop; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    # The test process owns signal handling, not the app under test.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def eventually(
+    probe: Any, *, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"
+) -> Any:
+    """Await `probe()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{message} not reached within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)

@@ -1,0 +1,1 @@
+"""Analytics: keeps finance read models."""

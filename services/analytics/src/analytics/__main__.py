@@ -1,0 +1,5 @@
+from servicekit.cli import main
+
+from analytics.app import define
+
+main(define)

@@ -1,0 +1,1 @@
+"""The gateway: the one door into Billstream. It authenticates, routes and limits."""

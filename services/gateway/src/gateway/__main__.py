@@ -1,0 +1,5 @@
+from servicekit.cli import main
+
+from gateway.app import define
+
+main(define)

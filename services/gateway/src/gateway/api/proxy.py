@@ -1,0 +1,30 @@
+"""Every `/v1/...` route: authenticate, then forward to the owning service."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gateway.domain.auth import api_key_from, authenticate
+from gateway.domain.routing import owner_of
+from gateway.handlers import RouteNotFound, forward
+from gateway.upstream import Upstreams
+
+router = APIRouter()
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@router.api_route("/v1/{path:path}", methods=METHODS, include_in_schema=False)
+async def proxy(request: Request, path: str) -> Response:
+    up: Upstreams = request.app.state.runtime.state["upstreams"]
+    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    identity = authenticate(
+        api_key_from(request.headers.get("authorization"), request.headers.get("x-api-key")),
+        up.settings,
+    )
+    service = owner_of(request.url.path)
+    if service is None:
+        raise RouteNotFound(f"no service serves {request.url.path}")
+    return await forward(request, service, identity, request_id, up)

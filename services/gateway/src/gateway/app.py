@@ -1,0 +1,14 @@
+from servicekit.service import ServiceDefinition
+
+from gateway.api.proxy import router as proxy_router
+from gateway.settings import GatewaySettings
+from gateway.upstream import upstreams
+
+
+def define(settings: GatewaySettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        settings=settings or GatewaySettings(),  # type: ignore[call-arg]
+        title="Billstream API",
+        public_routers=[proxy_router],
+        resources=[upstreams],
+    )

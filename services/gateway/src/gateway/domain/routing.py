@@ -1,0 +1,31 @@
+"""Which service owns which `/v1` path: the gateway's only knowledge of the platform."""
+
+from __future__ import annotations
+
+ROUTES: dict[str, str] = {
+    "time-entries": "timecapture",
+    "clients": "timecapture",
+    "projects": "timecapture",
+    "members": "timecapture",
+    "timers": "timecapture",
+    "reports": "timecapture",
+    "rate-rules": "invoicing",
+    "tax-rates": "invoicing",
+    "invoices": "invoicing",
+    "billing-runs": "invoicing",
+    "credit-notes": "invoicing",
+    "recurring-invoices": "invoicing",
+    "payments": "payments",
+    "reconciliation": "payments",
+    "providers": "payments",
+}
+
+
+def owner_of(path: str) -> str | None:
+    """The service for `/v1/<resource>/...`; client credit balances live in payments."""
+    parts = path.strip("/").split("/")
+    if len(parts) < 2 or parts[0] != "v1":
+        return None
+    if parts[1] == "clients" and len(parts) >= 4 and parts[3] == "credit-balance":
+        return "payments"
+    return ROUTES.get(parts[1])

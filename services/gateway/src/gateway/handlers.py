@@ -1,0 +1,81 @@
+"""Forwarding one authenticated request to the service that owns its path."""
+
+from __future__ import annotations
+
+import httpx
+from servicekit.identity import IDENTITY_HEADER, Identity
+from servicekit.problems import ServiceError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.upstream import Upstreams
+
+# Headers a caller may pass on to a service; everything else (notably Authorization) stays here.
+FORWARDED_REQUEST_HEADERS = (
+    "accept",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+)
+RETURNED_RESPONSE_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "etag",
+    "location",
+    "link",
+    "retry-after",
+)
+
+
+class GatewayError(ServiceError):
+    """Base of the gateway's errors."""
+
+
+class RouteNotFound(GatewayError):
+    status = 404
+    slug = "route-not-found"
+    title = "No such route"
+
+
+class UpstreamUnavailable(GatewayError):
+    status = 502
+    slug = "upstream-unavailable"
+    title = "Service unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    slug = "upstream-timeout"
+    title = "Service timed out"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+async def forward(
+    request: Request, service: str, identity: Identity, request_id: str, up: Upstreams
+) -> Response:
+    body = await request.body()
+    if len(body) > up.settings.max_body_bytes:
+        raise PayloadTooLarge(f"bodies are limited to {up.settings.max_body_bytes} bytes")
+    headers = {h: v for h in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(h))}
+    headers["x-request-id"] = request_id
+    headers[IDENTITY_HEADER] = up.signer.sign(identity)
+    url = up.settings.upstream_url(service) + request.url.path
+    try:
+        upstream = await up.client.request(
+            request.method, url, params=request.query_params.multi_items(), content=body,
+            headers=headers,
+        )
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeout(f"{service} did not answer in time") from exc
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable(f"{service} is unreachable") from exc
+    out = {h: v for h in RETURNED_RESPONSE_HEADERS if (v := upstream.headers.get(h))}
+    out["x-request-id"] = request_id
+    return Response(upstream.content, status_code=upstream.status_code, headers=out)

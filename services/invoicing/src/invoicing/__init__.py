@@ -1,0 +1,1 @@
+"""Invoicing: turns logged time into correct invoices."""

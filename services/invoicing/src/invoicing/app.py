@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from servicekit.consumer import Subscription
+from servicekit.service import ServiceDefinition
+
+from invoicing.messaging.consumers import on_time_entry_logged
+from invoicing.settings import InvoicingSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def define(settings: InvoicingSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        settings=settings or InvoicingSettings(),
+        title="Billstream invoicing",
+        subscriptions=[Subscription("time-entry-logged", on_time_entry_logged)],
+        migrations_dir=MIGRATIONS,
+    )

@@ -1,0 +1,1 @@
+"""Notifications: tells clients and other systems what happened."""

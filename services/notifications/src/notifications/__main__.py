@@ -1,0 +1,5 @@
+from servicekit.cli import main
+
+from notifications.app import define
+
+main(define)

@@ -1,0 +1,1 @@
+"""Payments: records money coming in and going back out."""

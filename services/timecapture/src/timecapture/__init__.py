@@ -1,0 +1,1 @@
+"""Time capture: where billable work enters Billstream."""

@@ -1,0 +1,5 @@
+from servicekit.cli import main
+
+from timecapture.app import define
+
+main(define)

@@ -1,0 +1,107 @@
+"""A time entry through the gateway reaches invoicing's ledger exactly once, in one trace."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+from gateway.app import define as define_gateway
+from gateway.settings import GatewaySettings
+from invoicing.app import define as define_invoicing
+from invoicing.settings import InvoicingSettings
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from servicekit.service import Runtime, create_app
+from servicekit.testing import Infra, eventually, serve
+from timecapture.app import define as define_timecapture
+from timecapture.settings import TimecaptureSettings
+
+DEV_KEY = "bsk_test_walking_skeleton"
+
+
+@contextlib.asynccontextmanager
+async def platform(infra: Infra, tenant_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
+    tc_app = create_app(define_timecapture(infra.settings(TimecaptureSettings)))
+    inv_app = create_app(define_invoicing(infra.settings(InvoicingSettings)))
+    async with serve(tc_app) as tc_url, serve(inv_app) as inv_url:
+        gw_app = create_app(
+            define_gateway(
+                infra.settings(
+                    GatewaySettings,
+                    identity_private_key=infra.private_key,
+                    dev_api_key=DEV_KEY,
+                    dev_tenant_id=tenant_id,
+                    timecapture_url=tc_url,
+                    invoicing_url=inv_url,
+                )
+            )
+        )
+        async with serve(gw_app) as gw_url:
+            yield {
+                "gateway": gw_url,
+                "timecapture": tc_url,
+                "invoicing": inv_url,
+                "timecapture_runtime": tc_app.state.runtime,
+                "invoicing_runtime": inv_app.state.runtime,
+            }
+
+
+def entry_body() -> dict[str, Any]:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    return {
+        "member_id": str(uuid.uuid4()),
+        "project_id": str(uuid.uuid4()),
+        "started_at": start.isoformat(),
+        "ended_at": (start + timedelta(minutes=90)).isoformat(),
+        "description": "walking skeleton",
+    }
+
+
+async def ledger_rows(infra: Infra, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(infra.dsn("invoicing"))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id))
+            return await conn.fetch("SELECT * FROM ledger_entries")
+    finally:
+        await conn.close()
+
+
+async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
+    infra: Infra, tenant_id: uuid.UUID, span_exporter: InMemorySpanExporter
+) -> None:
+    async with platform(infra, tenant_id) as p, httpx.AsyncClient() as http:
+        span_exporter.clear()
+        r = await http.post(
+            f"{p['gateway']}/v1/time-entries",
+            json=entry_body(),
+            headers={"Authorization": f"Bearer {DEV_KEY}"},
+        )
+        assert r.status_code == 201, r.text
+        entry_id = r.json()["id"]
+
+        rows = await eventually(lambda: ledger_rows(infra, tenant_id), message="ledger row")
+        assert [str(row["entry_id"]) for row in rows] == [entry_id]
+        assert rows[0]["duration_seconds"] == 90 * 60
+
+        spans = span_exporter.get_finished_spans()
+        gateway_span = next(
+            s for s in spans if s.name == "POST /v1/{path:path}" and s.kind.name == "SERVER"
+        )
+        publish = next(s for s in spans if s.name == "time-entry-logged publish")
+        consume = next(s for s in spans if s.name == "time-entry-logged process")
+        trace_ids = {s.context.trace_id for s in (gateway_span, publish, consume)}
+        assert len(trace_ids) == 1
+
+        tc_metrics = (await http.get(f"{p['timecapture']}/metrics")).text
+        inv_metrics = (await http.get(f"{p['invoicing']}/metrics")).text
+        assert 'http_requests_total{method="POST",route="/v1/time-entries",status="201"}' in tc_metrics
+        assert 'outbox_published_total{topic="time-entry-logged"}' in tc_metrics
+        assert (
+            'consumer_messages_total{consumer="invoicing.time-entry-logged",'
+            'outcome="processed",topic="time-entry-logged"}'
+        ) in inv_metrics
