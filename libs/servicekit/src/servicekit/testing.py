@@ -83,7 +83,7 @@ def span_exporter() -> InMemorySpanExporter:
 @pytest.fixture(scope="session")
 def infra(span_exporter: InMemorySpanExporter) -> Iterator[Infra]:
     port = int(os.environ.get("BILLSTREAM_TEST_PG_PORT", "55433"))
-    cluster = PostgresCluster(repo_root() / ".local" / "test-postgres", port)
+    cluster = PostgresCluster(repo_root() / ".local" / f"test-postgres-{port}", port)
     started = cluster.start()
     kafka = start_kafka()
     asyncio.run(
