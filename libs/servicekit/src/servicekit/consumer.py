@@ -25,7 +25,7 @@ from contracts.envelope import EventEnvelope
 from contracts.registry import decode_event
 from contracts.topics import dlq_topic
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.propagate import extract
@@ -82,7 +82,8 @@ class IdempotentConsumer:
 
     def register(self, broker: KafkaBroker) -> None:
         @broker.subscriber(
-            self.topic,
+            # Topics are created by the bootstrap with their partitions and cleanup policy.
+            Topic(self.topic, declare=False),
             group_id=self.name,
             batch=True,
             max_records=self._policy.max_records,

@@ -127,6 +127,8 @@ class Runtime:
                 KafkaPrometheusMiddleware(registry=self.metrics.registry, app_name=s.service_name),
             ],
             logger=logging.getLogger(f"{s.service_name}.broker"),
+            # Per-message "Received"/"Processed" lines only when debugging.
+            log_level=logging.DEBUG,
         )
         policy = ConsumerPolicy(
             max_attempts=s.consumer_max_attempts,
