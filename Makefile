@@ -1,6 +1,7 @@
 .PHONY: run test lint bench deps
 
-UV ?= uv
+# Lazy (=): evaluated after `deps` may have installed uv into ~/.local/bin.
+UV = $(shell command -v uv 2>/dev/null || echo $$HOME/.local/bin/uv)
 
 deps:
 	@bash deploy/local/install-deps.sh

@@ -16,7 +16,7 @@ from invoicing.app import define as define_invoicing
 from invoicing.settings import InvoicingSettings
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from servicekit.service import Runtime, create_app
-from servicekit.testing import Infra, eventually, serve
+from servicekit.testing import Infra, eventually, read_topic, serve
 from timecapture.app import define as define_timecapture
 from timecapture.settings import TimecaptureSettings
 
@@ -105,3 +105,94 @@ async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
             'consumer_messages_total{consumer="invoicing.time-entry-logged",'
             'outcome="processed",topic="time-entry-logged"}'
         ) in inv_metrics
+
+
+async def inbox_count(infra: Infra, event_ids: list[uuid.UUID]) -> int:
+    conn = await asyncpg.connect(infra.dsn("invoicing"))
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", event_ids
+        )
+        return count
+    finally:
+        await conn.close()
+
+
+async def published_records(infra: Infra, entry_ids: set[str]) -> list[Any]:
+    return await read_topic(
+        infra.kafka.bootstrap_servers,
+        "time-entry-logged",
+        lambda r: r.key.decode() in entry_ids,
+        expected=len(entry_ids),
+    )
+
+
+async def test_event_delivered_twice_is_applied_once(infra: Infra, tenant_id: uuid.UUID) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    async with platform(infra, tenant_id) as p, httpx.AsyncClient() as http:
+        r = await http.post(
+            f"{p['gateway']}/v1/time-entries",
+            json=entry_body(),
+            headers={"Authorization": f"Bearer {DEV_KEY}"},
+        )
+        assert r.status_code == 201, r.text
+        entry_id = r.json()["id"]
+        await eventually(lambda: ledger_rows(infra, tenant_id), message="ledger row")
+
+        [record] = await published_records(infra, {entry_id})
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+        finally:
+            await producer.stop()
+
+        invoicing: Runtime = p["invoicing_runtime"]
+
+        async def duplicate_seen() -> bool:
+            text = (await http.get(f"{p['invoicing']}/metrics")).text
+            return 'outcome="duplicate"' in text
+
+        await eventually(duplicate_seen, message="duplicate absorbed")
+        rows = await ledger_rows(infra, tenant_id)
+        assert [str(row["entry_id"]) for row in rows] == [entry_id]
+        event_id = uuid.UUID(dict(record.headers)["event_id"].decode())
+        assert await inbox_count(infra, [event_id]) == 1
+        assert invoicing.consumers, "invoicing consumes time-entry-logged"
+
+
+async def test_consumer_restart_midway_loses_and_duplicates_nothing(
+    infra: Infra, tenant_id: uuid.UUID
+) -> None:
+    async with platform(infra, tenant_id) as p, httpx.AsyncClient() as http:
+        invoicing: Runtime = p["invoicing_runtime"]
+        auth = {"Authorization": f"Bearer {DEV_KEY}"}
+
+        async def post(n: int) -> list[str]:
+            ids = []
+            for _ in range(n):
+                r = await http.post(f"{p['gateway']}/v1/time-entries", json=entry_body(), headers=auth)
+                assert r.status_code == 201, r.text
+                ids.append(r.json()["id"])
+            return ids
+
+        first = await post(10)
+        await invoicing.stop_consumers()
+        second = await post(10)
+        await invoicing.start_consumers()
+        third = await post(5)
+        expected = set(first + second + third)
+
+        async def all_arrived() -> bool:
+            return len(await ledger_rows(infra, tenant_id)) >= len(expected)
+
+        await eventually(all_arrived, timeout=30, message="all entries in the ledger")
+        rows = await ledger_rows(infra, tenant_id)
+        assert sorted(str(r["entry_id"]) for r in rows) == sorted(expected)
+        records = await published_records(infra, expected)
+        event_ids = list({uuid.UUID(dict(r.headers)["event_id"].decode()) for r in records})
+        assert len(event_ids) == len(expected)
+        assert await inbox_count(infra, event_ids) == len(expected)

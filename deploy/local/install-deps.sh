@@ -15,5 +15,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # The Debian package starts its own cluster on 5432; Billstream runs a private one.
   $sudo systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
-command -v uv >/dev/null || python3 -m pip install --quiet uv
-uv sync --frozen --quiet 2>/dev/null || uv sync --quiet
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v uv >/dev/null; then
+  # Debian's system Python is externally managed (PEP 668): fall back to a user install.
+  python3 -m pip install --quiet uv 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages uv
+fi
+uv sync --frozen --quiet

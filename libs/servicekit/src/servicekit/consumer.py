@@ -58,6 +58,8 @@ class ConsumerPolicy:
     backoff_s: float = 0.2
     max_backoff_s: float = 30.0
     max_records: int = 500
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
 
 
 class IdempotentConsumer:
@@ -90,6 +92,8 @@ class IdempotentConsumer:
             batch_timeout_ms=100,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
+            session_timeout_ms=self._policy.session_timeout_ms,
+            heartbeat_interval_ms=self._policy.heartbeat_interval_ms,
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message

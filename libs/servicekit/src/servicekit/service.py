@@ -134,6 +134,8 @@ class Runtime:
             max_attempts=s.consumer_max_attempts,
             backoff_s=s.consumer_backoff_s,
             max_records=s.consumer_max_records,
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
         )
         self.consumers = []
         for sub in subs:

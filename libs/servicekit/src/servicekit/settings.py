@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     )
     consumer_backoff_s: float = Field(0.2, ge=0, description="First retry delay; doubles.")
     consumer_max_records: int = Field(500, ge=1)
+    consumer_session_timeout_ms: int = Field(
+        10_000, ge=1_000, description="A dead consumer's partitions move after this long."
+    )
+    consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
 
 
 def service_config(prefix: str) -> SettingsConfigDict:

@@ -59,6 +59,8 @@ class Infra:
             "outbox_poll_interval_s": 0.2,
             "consumer_backoff_s": 0.05,
             "consumer_max_attempts": 3,
+            "consumer_session_timeout_ms": 3_000,
+            "consumer_heartbeat_interval_ms": 300,
             "db_pool_min_size": 1,
             "db_pool_max_size": 4,
         }
@@ -138,3 +140,38 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{message} not reached within {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    keep: Any,
+    *,
+    expected: int,
+    timeout: float = 15.0,
+) -> list[Any]:
+    """Records of `topic` (from the start, no consumer group) for which `keep(record)` holds.
+
+    Stops once `expected` records were kept or after `timeout`; the caller asserts the count.
+    """
+    from aiokafka import AIOKafkaConsumer
+
+    # No group: every partition from its beginning, without a rebalance to wait for.
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(found) < expected and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            found += [r for records in batch.values() for r in records if keep(r)]
+    finally:
+        await consumer.stop()
+    return found
