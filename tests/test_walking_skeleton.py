@@ -10,11 +10,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from gateway.app import define as define_gateway
 from gateway.settings import GatewaySettings
 from invoicing.app import define as define_invoicing
 from invoicing.settings import InvoicingSettings
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from servicekit.service import Runtime, create_app
 from servicekit.testing import Infra, eventually, read_topic, serve
 from timecapture.app import define as define_timecapture
@@ -65,7 +66,9 @@ async def ledger_rows(infra: Infra, tenant_id: uuid.UUID) -> list[asyncpg.Record
     conn = await asyncpg.connect(infra.dsn("invoicing"))
     try:
         async with conn.transaction():
-            await conn.execute("SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id))
+            await conn.execute(
+                "SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id)
+            )
             return await conn.fetch("SELECT * FROM ledger_entries")
     finally:
         await conn.close()
@@ -99,7 +102,9 @@ async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
 
         tc_metrics = (await http.get(f"{p['timecapture']}/metrics")).text
         inv_metrics = (await http.get(f"{p['invoicing']}/metrics")).text
-        assert 'http_requests_total{method="POST",route="/v1/time-entries",status="201"}' in tc_metrics
+        assert (
+            'http_requests_total{method="POST",route="/v1/time-entries",status="201"}' in tc_metrics
+        )
         assert 'outbox_published_total{topic="time-entry-logged"}' in tc_metrics
         assert (
             'consumer_messages_total{consumer="invoicing.time-entry-logged",'
@@ -174,7 +179,9 @@ async def test_consumer_restart_midway_loses_and_duplicates_nothing(
         async def post(n: int) -> list[str]:
             ids = []
             for _ in range(n):
-                r = await http.post(f"{p['gateway']}/v1/time-entries", json=entry_body(), headers=auth)
+                r = await http.post(
+                    f"{p['gateway']}/v1/time-entries", json=entry_body(), headers=auth
+                )
                 assert r.status_code == 201, r.text
                 ids.append(r.json()["id"])
             return ids

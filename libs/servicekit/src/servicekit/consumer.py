@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from contracts.envelope import EventEnvelope
-from contracts.registry import decode_event
-from contracts.topics import dlq_topic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
@@ -31,6 +28,9 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, SpanKind
 
+from contracts.envelope import EventEnvelope
+from contracts.registry import decode_event
+from contracts.topics import dlq_topic
 from servicekit.db import RETRYABLE_DB_ERRORS, Connection, Pool, set_tenant
 from servicekit.metrics import ServiceMetrics
 
@@ -205,7 +205,8 @@ class IdempotentConsumer:
 
 def _is_malformed(exc: Exception) -> bool:
     """Failures no retry can fix: the bytes are not a known, valid event."""
-    from contracts.registry import UnknownEventError
     from pydantic import ValidationError
+
+    from contracts.registry import UnknownEventError
 
     return isinstance(exc, ValidationError | UnknownEventError | json.JSONDecodeError)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -16,8 +16,11 @@ TENANT_SETTING = "billstream.tenant_id"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-Connection = asyncpg.Connection
-Pool = asyncpg.Pool
+# A plain connection or one borrowed from a pool: both speak the same query API.
+Connection: TypeAlias = (
+    asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+)
+Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 
 # Errors after which the same work may simply be tried again on a fresh connection:
 # the transaction did not commit (Postgres restarted, pool held a dead connection).
@@ -34,13 +37,19 @@ RETRYABLE_DB_ERRORS: tuple[type[BaseException], ...] = (
 
 
 async def create_pool(
-    dsn: str, *, schema: str, application_name: str, min_size: int, max_size: int, timeout: float
+    dsn: str,
+    *,
+    schema: str,
+    application_name: str,
+    min_size: int,
+    max_size: int,
+    command_timeout_s: float,
 ) -> Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        command_timeout=timeout,
+        command_timeout=command_timeout_s,
         server_settings={"search_path": schema, "application_name": application_name},
     )
     assert pool is not None

@@ -51,7 +51,11 @@ def generate_keypair() -> tuple[str, str]:
 
 class IdentitySigner:
     def __init__(
-        self, private_key_pem: str, *, ttl: timedelta = timedelta(seconds=60), clock: Clock = utc_now
+        self,
+        private_key_pem: str,
+        *,
+        ttl: timedelta = timedelta(seconds=60),
+        clock: Clock = utc_now,
     ) -> None:
         self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
         self._ttl = ttl

@@ -89,9 +89,7 @@ class HttpMetricsMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             self.metrics.http_requests.labels(method, template, str(status)).inc()
-            self.metrics.http_duration.labels(method, template).observe(
-                time.perf_counter() - start
-            )
+            self.metrics.http_duration.labels(method, template).observe(time.perf_counter() - start)
 
 
 async def metrics_endpoint(request: Request) -> Response:

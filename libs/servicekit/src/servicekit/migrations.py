@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from servicekit.db import Connection
 
 KIT_MIGRATIONS = Path(__file__).parent / "migrations"
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -56,7 +56,7 @@ def migration_sources(service_dir: Path | None) -> dict[str, Path]:
     return sources
 
 
-async def _applied(conn: asyncpg.Connection) -> dict[tuple[str, str], str]:
+async def _applied(conn: Connection) -> dict[tuple[str, str], str]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return {}
@@ -73,13 +73,13 @@ def _check_unchanged(migrations: list[Migration], applied: dict[tuple[str, str],
             )
 
 
-async def pending(conn: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+async def pending(conn: Connection, migrations: list[Migration]) -> list[Migration]:
     applied = await _applied(conn)
     _check_unchanged(migrations, applied)
     return [m for m in migrations if (m.source, m.version) not in applied]
 
 
-async def apply(conn: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+async def apply(conn: Connection, migrations: list[Migration]) -> list[Migration]:
     """Apply what is pending, one transaction per file; concurrent callers wait on the lock."""
     lock_key = await conn.fetchval("SELECT hashtext('billstream.migrations.' || current_schema())")
     await conn.execute("SELECT pg_advisory_lock($1)", lock_key)

@@ -7,10 +7,10 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.envelope import EventEnvelope
-from contracts.registry import encode_event, event_key, spec_for
 from opentelemetry.propagate import inject
 
+from contracts.envelope import EventEnvelope
+from contracts.registry import encode_event, event_key, spec_for
 from servicekit.db import Connection
 
 # Rows are spread over lanes by key; a relay holds a lane for a whole batch, so two

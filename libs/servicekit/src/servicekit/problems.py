@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -76,11 +77,13 @@ def problem_response(
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
-    """JSON Pointer to the offending field; 'body' is the document root."""
+    """JSON Pointer (RFC 6901, URI fragment form) to the offending field; 'body' is the root."""
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
-        return "#/" + "/".join(parts[1:])
-    return "#/" + "/".join(parts)
+        parts = parts[1:]
+    # Keys come from the client (extra fields): escape them so each stays one reference token.
+    tokens = [quote(p.replace("~", "~0").replace("/", "~1"), safe="!$&'()*+,;=:@") for p in parts]
+    return "#" + "".join("/" + t for t in tokens)
 
 
 def validation_problem(errors: list[dict[str, Any]], instance: str | None = None) -> JSONResponse:
@@ -88,7 +91,7 @@ def validation_problem(errors: list[dict[str, Any]], instance: str | None = None
         {"pointer": _pointer(tuple(e.get("loc", ()))), "detail": str(e.get("msg", "invalid"))}
         for e in errors
     ]
-    first = items[0] if items else {"pointer": "#/", "detail": "invalid request"}
+    first = items[0] if items else {"pointer": "#", "detail": "invalid request"}
     return problem_response(
         422,
         "Invalid request",

@@ -125,7 +125,9 @@ class OutboxRelay:
                     },
                 )
                 spans.append(span)
-                headers = {k: v for k, v in stored.items() if k not in ("traceparent", "tracestate")}
+                headers = {
+                    k: v for k, v in stored.items() if k not in ("traceparent", "tracestate")
+                }
                 inject(headers, context=trace.set_span_in_context(span))
                 futures.append(
                     await self._producer.send(

@@ -92,7 +92,7 @@ class Runtime:
                 application_name=s.service_name,
                 min_size=s.db_pool_min_size,
                 max_size=s.db_pool_max_size,
-                timeout=s.db_command_timeout_s,
+                command_timeout_s=s.db_command_timeout_s,
             )
             if s.migrate_on_start:
                 async with self.pool.acquire() as conn:
@@ -181,7 +181,9 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     runtime = Runtime(
         definition=definition,
         metrics=ServiceMetrics(s.service_name),
-        migrations=migrations.load_migrations(migrations.migration_sources(definition.migrations_dir)),
+        migrations=migrations.load_migrations(
+            migrations.migration_sources(definition.migrations_dir)
+        ),
         verifier=IdentityVerifier(s.identity_public_key) if s.identity_public_key else None,
     )
 

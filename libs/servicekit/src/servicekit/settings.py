@@ -51,4 +51,3 @@ class ServiceSettings(BaseSettings):
 
 def service_config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", env_file=None)
-

@@ -38,7 +38,7 @@ def setup_tracing(service: str, otlp_endpoint: str | None, sample_ratio: float) 
 
 
 def instrument_asyncpg() -> None:
-    instrumentor = AsyncPGInstrumentor()
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
 

@@ -1,6 +1,5 @@
-from servicekit.service import ServiceDefinition
-
 from analytics.settings import AnalyticsSettings
+from servicekit.service import ServiceDefinition
 
 
 def define(settings: AnalyticsSettings | None = None) -> ServiceDefinition:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from servicekit.identity import IDENTITY_HEADER, Identity
-from servicekit.problems import ServiceError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.upstream import Upstreams
+from servicekit.identity import IDENTITY_HEADER, Identity
+from servicekit.problems import ServiceError
 
 # Headers a caller may pass on to a service; everything else (notably Authorization) stays here.
 FORWARDED_REQUEST_HEADERS = (
@@ -67,9 +67,13 @@ async def forward(
     headers["x-request-id"] = request_id
     headers[IDENTITY_HEADER] = up.signer.sign(identity)
     url = up.settings.upstream_url(service) + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
     try:
         upstream = await up.client.request(
-            request.method, url, params=request.query_params.multi_items(), content=body,
+            request.method,
+            url,
+            content=body,
             headers=headers,
         )
     except httpx.TimeoutException as exc:

@@ -1,6 +1,7 @@
 from uuid import UUID
 
 from pydantic import Field, SecretStr
+
 from servicekit.settings import ServiceSettings, service_config
 
 

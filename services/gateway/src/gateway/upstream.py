@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from servicekit.identity import IdentitySigner
-from servicekit.service import Runtime
 
 from gateway.settings import GatewaySettings
+from servicekit.identity import IdentitySigner
+from servicekit.service import Runtime
 
 
 @dataclass
@@ -36,7 +36,9 @@ async def upstreams(runtime: Runtime) -> AsyncIterator[None]:
     HTTPXClientInstrumentor.instrument_client(client)
     runtime.state["upstreams"] = Upstreams(
         client=client,
-        signer=IdentitySigner(settings.identity_private_key.get_secret_value(), clock=runtime.clock),
+        signer=IdentitySigner(
+            settings.identity_private_key.get_secret_value(), clock=runtime.clock
+        ),
         settings=settings,
     )
     try:

@@ -1,10 +1,9 @@
 from pathlib import Path
 
-from servicekit.consumer import Subscription
-from servicekit.service import ServiceDefinition
-
 from invoicing.messaging.consumers import on_time_entry_logged
 from invoicing.settings import InvoicingSettings
+from servicekit.consumer import Subscription
+from servicekit.service import ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from servicekit.db import Connection
-
 from invoicing.db import ledger
 from invoicing.domain.ledger import RecordTimeEntry
+from servicekit.db import Connection
 
 
 async def record_time_entry(conn: Connection, cmd: RecordTimeEntry) -> None:

@@ -1,5 +1,4 @@
-from servicekit.cli import main
-
 from payments.app import define
+from servicekit.cli import main
 
 main(define)

@@ -1,6 +1,5 @@
-from servicekit.service import ServiceDefinition
-
 from payments.settings import PaymentsSettings
+from servicekit.service import ServiceDefinition
 
 
 def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:

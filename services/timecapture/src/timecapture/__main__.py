@@ -1,5 +1,4 @@
 from servicekit.cli import main
-
 from timecapture.app import define
 
 main(define)

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from servicekit.service import ServiceDefinition
-
 from timecapture.api.time_entries import router as time_entries_router
 from timecapture.settings import TimecaptureSettings
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from servicekit.db import Connection
-
 from timecapture.domain.errors import TimeEntryNotFound
 from timecapture.domain.time_entries import TimeEntry
 

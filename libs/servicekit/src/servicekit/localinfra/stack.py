@@ -90,7 +90,9 @@ def service_env(
     return env
 
 
-async def wait_ready(services: tuple[ServiceEntry, ...], procs: dict[str, subprocess.Popen[bytes]]) -> None:
+async def wait_ready(
+    services: tuple[ServiceEntry, ...], procs: dict[str, subprocess.Popen[bytes]]
+) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     pending = {s.name: s for s in services}
     async with httpx.AsyncClient(timeout=2.0) as client:
@@ -129,14 +131,19 @@ def run() -> int:
         cluster.start()
         kafka = start_kafka()
         print(f"kafka: {kafka.kind} broker at {kafka.bootstrap_servers}")
-        asyncio.run(
-            bootstrap_database(cluster.admin_dsn(), cluster.admin_dsn(DATABASE), DATABASE)
-        )
+        asyncio.run(bootstrap_database(cluster.admin_dsn(), cluster.admin_dsn(DATABASE), DATABASE))
         creds = Credentials.load_or_create(local / "dev-credentials.json")
         for svc in SERVICES:
-            env = {**os.environ, **service_env(
-                svc, cluster=cluster, database=DATABASE, kafka=kafka.bootstrap_servers, creds=creds
-            )}
+            env = {
+                **os.environ,
+                **service_env(
+                    svc,
+                    cluster=cluster,
+                    database=DATABASE,
+                    kafka=kafka.bootstrap_servers,
+                    creds=creds,
+                ),
+            }
             procs[svc.name] = subprocess.Popen(
                 [sys.executable, "-m", svc.name], env=env, start_new_session=True
             )

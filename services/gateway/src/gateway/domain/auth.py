@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hmac
 
+from gateway.settings import GatewaySettings
 from servicekit.identity import Identity
 from servicekit.problems import UnauthorizedError
-
-from gateway.settings import GatewaySettings
 
 
 def api_key_from(authorization: str | None, x_api_key: str | None) -> str:
@@ -25,7 +24,10 @@ def api_key_from(authorization: str | None, x_api_key: str | None) -> str:
 
 def authenticate(key: str, settings: GatewaySettings) -> Identity:
     dev = settings.dev_api_key
-    if dev is not None and settings.dev_tenant_id is not None:
-        if hmac.compare_digest(key.encode(), dev.get_secret_value().encode()):
-            return Identity(tenant_id=settings.dev_tenant_id, principal="dev-api-key", role="admin")
+    if (
+        dev is not None
+        and settings.dev_tenant_id is not None
+        and hmac.compare_digest(key.encode(), dev.get_secret_value().encode())
+    ):
+        return Identity(tenant_id=settings.dev_tenant_id, principal="dev-api-key", role="admin")
     raise UnauthorizedError("unknown or revoked API key")

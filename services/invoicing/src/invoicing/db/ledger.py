@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from servicekit.db import Connection
-
 from invoicing.domain.ledger import RecordTimeEntry
+from servicekit.db import Connection
 
 UPSERT = """
 INSERT INTO ledger_entries AS l (

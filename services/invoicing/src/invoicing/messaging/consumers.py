@@ -6,10 +6,9 @@ from typing import Any
 
 from contracts.envelope import EventEnvelope
 from contracts.events.time_entries import TimeEntryState
-from servicekit.db import Connection
-
 from invoicing import handlers
 from invoicing.domain.ledger import RecordTimeEntry, action_for
+from servicekit.db import Connection
 
 
 async def on_time_entry_logged(conn: Connection, event: EventEnvelope[Any]) -> None:

@@ -8,10 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
 from servicekit.db import tenant_transaction
 from servicekit.identity import Identity, require_identity
 from servicekit.service import Runtime, get_runtime
-
 from timecapture import handlers, views
 from timecapture.domain.time_entries import LogTimeEntry, TimeEntry
 

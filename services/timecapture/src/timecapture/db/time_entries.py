@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from servicekit.db import Connection
-
 from timecapture.domain.time_entries import TimeEntry
 
 INSERT = """

@@ -49,12 +49,16 @@ class TimeEntry:
         return int((self.ended_at - self.started_at).total_seconds())
 
 
-def new_time_entry(cmd: LogTimeEntry, *, entry_id: UUID, tenant_id: UUID, now: datetime) -> TimeEntry:
+def new_time_entry(
+    cmd: LogTimeEntry, *, entry_id: UUID, tenant_id: UUID, now: datetime
+) -> TimeEntry:
     if cmd.started_at.tzinfo is None:
         raise TimeEntryInvalid("started_at", "must carry a UTC offset")
     if (cmd.ended_at is None) == (cmd.duration is None):
         raise TimeEntryInvalid("ended_at", "give exactly one of ended_at and duration_minutes")
-    ended_at = cmd.ended_at if cmd.ended_at is not None else cmd.started_at + (cmd.duration or timedelta())
+    ended_at = (
+        cmd.ended_at if cmd.ended_at is not None else cmd.started_at + (cmd.duration or timedelta())
+    )
     if ended_at.tzinfo is None:
         raise TimeEntryInvalid("ended_at", "must carry a UTC offset")
     if ended_at <= cmd.started_at:

@@ -9,7 +9,6 @@ from uuid import UUID
 from contracts.envelope import EventEnvelope
 from contracts.events.time_entries import TimeEntryState
 from contracts.registry import build_event
-
 from timecapture.domain.time_entries import TimeEntry
 
 PRODUCER = "timecapture"
