@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # A plain connection or one borrowed from a pool: both speak the same query API.
+# (Quoted: asyncpg's classes are generic only in its stubs.)
 Connection: TypeAlias = (
-    asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+    "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 )
-Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 
 # Errors after which the same work may simply be tried again on a fresh connection:
 # the transaction did not commit (Postgres restarted, pool held a dead connection).
