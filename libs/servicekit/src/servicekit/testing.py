@@ -82,24 +82,28 @@ def span_exporter() -> InMemorySpanExporter:
     return exporter
 
 
-@pytest.fixture(scope="session")
-def infra(span_exporter: InMemorySpanExporter) -> Iterator[Infra]:
-    port = int(os.environ.get("BILLSTREAM_TEST_PG_PORT", "55433"))
+@contextlib.contextmanager
+def local_infra(port: int, database: str = TEST_DATABASE) -> Iterator[Infra]:
+    """Postgres (under .local/, started if needed) and a broker, with a fresh database."""
     cluster = PostgresCluster(repo_root() / ".local" / f"test-postgres-{port}", port)
     started = cluster.start()
     kafka = start_kafka()
     asyncio.run(
-        bootstrap_database(
-            cluster.admin_dsn(), cluster.admin_dsn(TEST_DATABASE), TEST_DATABASE, fresh=True
-        )
+        bootstrap_database(cluster.admin_dsn(), cluster.admin_dsn(database), database, fresh=True)
     )
     private, public = generate_keypair()
     try:
-        yield Infra(cluster, kafka, TEST_DATABASE, private, public)
+        yield Infra(cluster, kafka, database, private, public)
     finally:
         kafka.stop()
         if started:
             cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def infra(span_exporter: InMemorySpanExporter) -> Iterator[Infra]:
+    with local_infra(int(os.environ.get("BILLSTREAM_TEST_PG_PORT", "55433"))) as ready:
+        yield ready
 
 
 @pytest.fixture

@@ -1,0 +1,172 @@
+"""Outbox commit -> consumer transaction latency at a fixed rate (PERFORMANCE.md target:
+p50 <= 10 ms, p99 <= 50 ms at 1,000 events/s), with raw baselines measured in the same run:
+asyncpg business row + outbox row per transaction, and aiokafka produce -> consume.
+
+The consumer side is the inbox row's clock_timestamp(), taken inside invoicing's consumer
+transaction just before its effects; both clocks are this host's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from invoicing.app import define as define_invoicing
+from invoicing.settings import InvoicingSettings
+from servicekit.db import tenant_transaction
+from servicekit.outbox import enqueue
+from servicekit.service import create_app
+from servicekit.testing import Infra, local_infra, serve
+from timecapture.app import define as define_timecapture
+from timecapture.db import time_entries as rows
+from timecapture.domain.time_entries import LogTimeEntry, new_time_entry
+from timecapture.messaging.outgoing import time_entry_event
+from timecapture.settings import TimecaptureSettings
+
+from bench.stats import open_loop, summary_ms
+
+RATE = float(os.environ.get("BENCH_RATE", "1000"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+PORT = int(os.environ.get("BENCH_PG_PORT", "55434"))
+
+
+async def raw_outbox_tx_rate(infra: Infra, seconds: float = 3.0, clients: int = 16) -> float:
+    """Baseline: one business row + one outbox-shaped row per transaction, closed loop."""
+    pool = await asyncpg.create_pool(infra.dsn("analytics"), min_size=clients, max_size=clients)
+    await pool.execute(
+        "CREATE TABLE IF NOT EXISTS bench_rows (id uuid PRIMARY KEY, body text);"
+        "CREATE TABLE IF NOT EXISTS bench_outbox (id bigserial PRIMARY KEY, body bytea)"
+    )
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def client() -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("INSERT INTO bench_rows VALUES ($1, 'x')", uuid.uuid4())
+                await conn.execute("INSERT INTO bench_outbox (body) VALUES ($1)", b"x" * 400)
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    await pool.close()
+    return done / elapsed
+
+
+async def raw_kafka_rate(infra: Infra, count: int = 20_000) -> float:
+    """Baseline: produce (batched, acks=all, idempotent) and consume `count` messages."""
+    topic = "time-entry-logged.dlq"  # exists everywhere; the bench reads only its own keys
+    marker = uuid.uuid4().hex.encode()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infra.kafka.bootstrap_servers, enable_idempotence=True, linger_ms=5
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=infra.kafka.bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await producer.start()
+    await consumer.start()
+    start = time.perf_counter()
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            seen += sum(1 for rs in batch.values() for r in rs if r.key == marker)
+
+    reader = asyncio.create_task(consume())
+    futures = [await producer.send(topic, b"x" * 400, key=marker) for _ in range(count)]
+    await asyncio.gather(*futures)
+    await asyncio.wait_for(reader, 60)
+    elapsed = time.perf_counter() - start
+    await producer.stop()
+    await consumer.stop()
+    return count / elapsed
+
+
+async def outbox_to_consumer(infra: Infra) -> None:
+    tenant = uuid.uuid4()
+    count = int(RATE * SECONDS)
+    commits: dict[uuid.UUID, float] = {}
+    tc = create_app(define_timecapture(infra.settings(TimecaptureSettings, trace_sample_ratio=0.1)))
+    inv = create_app(define_invoicing(infra.settings(InvoicingSettings, trace_sample_ratio=0.1)))
+    async with serve(tc), serve(inv):
+        pool = tc.state.runtime.require_pool()
+        start = datetime.now(UTC) - timedelta(days=1)
+
+        async def write(i: int) -> None:
+            now = datetime.now(UTC)
+            entry = new_time_entry(
+                LogTimeEntry(
+                    member_id=uuid.uuid4(),
+                    project_id=uuid.uuid4(),
+                    started_at=start + timedelta(seconds=i),
+                    duration=timedelta(minutes=30),
+                ),
+                entry_id=uuid.uuid4(),
+                tenant_id=tenant,
+                now=now,
+            )
+            event = time_entry_event(
+                "time_entry.logged", entry, event_id=uuid.uuid4(), occurred_at=now
+            )
+            async with tenant_transaction(pool, tenant) as conn:
+                await rows.insert(conn, entry)
+                await enqueue(conn, event)
+            commits[event.event_id] = time.time()
+
+        # Warm-up: connections, consumer group join, first batches.
+        await open_loop(RATE, int(RATE), write)
+        await asyncio.sleep(5)
+        commits.clear()
+        achieved = await open_loop(RATE, count, write)
+
+        conn = await asyncpg.connect(infra.dsn("invoicing"))
+        try:
+            ids = list(commits)
+            deadline = time.monotonic() + 120
+            while True:
+                got = await conn.fetch(
+                    "SELECT event_id, extract(epoch FROM processed_at) AS at FROM inbox "
+                    "WHERE consumer = 'invoicing.time-entry-logged' AND event_id = ANY($1::uuid[])",
+                    ids,
+                )
+                if len(got) == len(ids) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
+        latencies = [float(r["at"]) - commits[r["event_id"]] for r in got]
+        print(f"events written: {count} at target {RATE:.0f}/s, achieved {achieved:.0f}/s")
+        print(f"events applied by invoicing: {len(got)} (missing {count - len(got)})")
+        print(f"outbox commit -> consumer transaction: {summary_ms(latencies)}")
+        return achieved
+
+
+def main() -> None:
+    logging.disable(logging.WARNING)
+    with local_infra(PORT, "billstream_bench") as infra:
+
+        async def run() -> None:
+            achieved = await outbox_to_consumer(infra)
+            raw_tx = await raw_outbox_tx_rate(infra)
+            raw_kafka = await raw_kafka_rate(infra)
+            print(f"baseline asyncpg row+outbox tx (16 clients): {raw_tx:.0f} tx/s")
+            print(f"baseline aiokafka produce->consume: {raw_kafka:.0f} msgs/s")
+            print(
+                f"ratio achieved/raw tx: {achieved / raw_tx:.2f}; "
+                f"achieved/raw kafka: {achieved / raw_kafka:.2f}"
+            )
+
+        asyncio.run(run())
