@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.stats import open_loop, summary_ms
 from invoicing.app import define as define_invoicing
 from invoicing.settings import InvoicingSettings
 from servicekit.db import tenant_transaction
@@ -28,8 +30,6 @@ from timecapture.db import time_entries as rows
 from timecapture.domain.time_entries import LogTimeEntry, new_time_entry
 from timecapture.messaging.outgoing import time_entry_event
 from timecapture.settings import TimecaptureSettings
-
-from bench.stats import open_loop, summary_ms
 
 RATE = float(os.environ.get("BENCH_RATE", "1000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))

@@ -29,12 +29,17 @@ WHERE pg_try_advisory_xact_lock(hashtext('outbox.' || current_schema()), l)
 """
 # SKIP LOCKED rather than "id > last seen": sequence values are taken before commit,
 # so rows become visible out of id order and a high-water mark would skip them.
+# RETURNING comes in the delete's scan order, not the subquery's: sort again, or two
+# events of one key can be sent swapped.
 _CLAIM_ROWS = """
-DELETE FROM outbox WHERE id IN (
-    SELECT id FROM outbox WHERE lane = ANY($1::int[])
-    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+WITH claimed AS (
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE lane = ANY($1::int[])
+        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, topic, key, value, headers, created_at
 )
-RETURNING id, topic, key, value, headers, created_at
+SELECT * FROM claimed ORDER BY id
 """
 _OLDEST = "SELECT extract(epoch FROM clock_timestamp() - min(created_at)) FROM outbox"
 

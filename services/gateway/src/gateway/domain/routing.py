@@ -26,6 +26,10 @@ def owner_of(path: str) -> str | None:
     parts = path.strip("/").split("/")
     if len(parts) < 2 or parts[0] != "v1":
         return None
+    # The forwarding client resolves dot segments after routing: they would reach another
+    # resource, or a service's internal endpoints (/metrics, /docs).
+    if "." in parts or ".." in parts:
+        return None
     if parts[1] == "clients" and len(parts) >= 4 and parts[3] == "credit-balance":
         return "payments"
     return ROUTES.get(parts[1])
