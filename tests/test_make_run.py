@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+
 from servicekit.localinfra.catalog import SERVICES, repo_root
 
 
