@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Connection, EventEnvelope[Any]], Awaitable[None]]
 
 _CLAIM = """
-SELECT true WHERE $1::text IS NOT NULL AND $2::uuid IS NOT NULL
+INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING RETURNING true
 """
 
 
