@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from faststream.kafka.message import KafkaAckableMessage
+
+from contracts.registry import encode_event
+from contracts.topics import dlq_topic
+from servicekit.testing import eventually
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "time-entry-logged"
+GROUP = "invoicing.time-entry-logged"
+
+
+def dlq_header(record: Any, name: str) -> str:
+    value = dict(record.headers)[name]
+    return bytes(value).decode()
+
+
+async def test_event_delivered_three_times_has_one_effect(
+    invoicing: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    await kafka.caught_up(GROUP)
+    duplicates, processed = invoicing.count("duplicate"), invoicing.count("processed")
+    entry = make.entry(tenant_id)
+    event = make.event(entry)
+    value, key = encode_event(event), str(entry.id).encode()
+
+    sent = [await kafka.produce(value, key=key) for _ in range(3)]
+    assert len({(m.partition, m.offset) for m in sent}) == 3
+    await kafka.consumed_past(GROUP, max(sent, key=lambda m: m.offset))
+
+    ledger = await invoicing.ledger(tenant_id)
+    assert [(r["entry_id"], r["version"], r["source_event_id"]) for r in ledger] == [
+        (entry.id, 1, event.event_id)
+    ]
+    inbox = await invoicing.inbox(event.event_id)
+    assert [r["consumer"] for r in inbox] == [GROUP]
+    assert invoicing.count("duplicate") - duplicates == 2
+    assert invoicing.count("processed") - processed == 1
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
+    invoicing: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    await kafka.caught_up(GROUP)
+    dead_before = invoicing.count("dead_lettered")
+    good_entry = make.entry(tenant_id)
+    key = str(good_entry.id).encode()  # one key: one partition, in this order
+
+    unknown = json.loads(encode_event(make.event(make.entry(tenant_id))))
+    unknown["schema_version"] = 99
+    refused_entry = make.entry(tenant_id)
+    refused = make.event(refused_entry)
+    invoicing.rejected.add(refused_entry.id)
+    poison = {
+        "ValidationError": b'{"event_id": "not json',
+        "UnknownEventError": json.dumps(unknown).encode(),
+        "LedgerRejected": encode_event(refused),
+    }
+    injected = {name: await kafka.produce(value, key=key) for name, value in poison.items()}
+    good = make.event(good_entry)
+    last = await kafka.produce(encode_event(good), key=key)
+    assert {m.partition for m in injected.values()} == {last.partition}
+
+    await kafka.consumed_past(GROUP, last)
+
+    ledger = await invoicing.ledger(tenant_id)
+    assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [
+        (good_entry.id, good.event_id)
+    ]
+    dead = [r for r in await kafka.records(dlq_topic(TOPIC)) if r.key == key]
+    assert len(dead) == len(poison)
+    assert invoicing.count("dead_lettered") - dead_before == len(poison)
+    by_offset = {int(dlq_header(r, "dlq.original_offset")): r for r in dead}
+    for name, meta in injected.items():
+        record = by_offset[meta.offset]
+        assert record.value == poison[name]
+        assert dlq_header(record, "dlq.original_topic") == TOPIC
+        assert dlq_header(record, "dlq.original_partition") == str(meta.partition)
+        assert dlq_header(record, "dlq.error_type") == name
+        assert dlq_header(record, "dlq.consumer") == GROUP
+    # Malformed bytes are not retried; a refused event is, up to the attempt limit.
+    for malformed in ("ValidationError", "UnknownEventError"):
+        assert dlq_header(by_offset[injected[malformed].offset], "dlq.attempts") == "1"
+    assert dlq_header(by_offset[injected["LedgerRejected"].offset], "dlq.attempts") == str(
+        invoicing.runtime.settings.consumer_max_attempts
+    )
+    assert await invoicing.inbox(uuid.UUID(unknown["event_id"])) == []
+    assert await invoicing.inbox(refused.event_id) == []
+
+
+async def test_redelivery_after_a_lost_offset_commit_is_absorbed(
+    invoicing: Any, kafka: Any, make: Any, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await kafka.caught_up(GROUP)
+    duplicates = invoicing.count("duplicate")
+    entry = make.entry(tenant_id)
+    event = make.event(entry)
+    acks: list[str] = []
+    ack = KafkaAckableMessage.ack
+
+    async def dies_before_commit(message: KafkaAckableMessage) -> None:
+        batch = (
+            message.raw_message
+            if isinstance(message.raw_message, tuple)
+            else (message.raw_message,)
+        )
+        if not acks and any(r.key == str(entry.id).encode() for r in batch):
+            acks.append("lost")
+            raise ConnectionResetError("consumer died after its transaction, before committing")
+        acks.append("committed")
+        await ack(message)
+
+    monkeypatch.setattr(KafkaAckableMessage, "ack", dies_before_commit)
+    sent = await kafka.produce(encode_event(event), key=str(entry.id).encode())
+
+    await eventually(lambda: invoicing.ledger(tenant_id), timeout=20, message="ledger row")
+
+    async def ack_attempted() -> bool:
+        return bool(acks)
+
+    await eventually(ack_attempted, timeout=20, message="ack attempted")
+    assert acks == ["lost"]
+    assert (await kafka.committed(GROUP)).get(sent.partition, -1) <= sent.offset
+
+    await invoicing.runtime.stop_consumers()
+    # Stopped with the effect applied and the offset not committed: only a redelivery is left.
+    assert (await kafka.committed(GROUP)).get(sent.partition, -1) <= sent.offset
+    await invoicing.runtime.start_consumers()
+    await kafka.consumed_past(GROUP, sent)
+
+    assert invoicing.count("duplicate") - duplicates == 1
+    ledger = await invoicing.ledger(tenant_id)
+    assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [(entry.id, event.event_id)]
+    assert len(await invoicing.inbox(event.event_id)) == 1

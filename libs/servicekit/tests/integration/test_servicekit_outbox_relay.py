@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from contracts.registry import decode_event
+from servicekit import db
+from servicekit.outbox import enqueue
+from servicekit.relay import OutboxRelay
+from timecapture.db import time_entries as rows
+
+pytestmark = pytest.mark.integration
+
+GROUP = "invoicing.time-entry-logged"
+
+
+OUTBOX_ID = "SELECT id FROM outbox WHERE event_id = $1"
+
+
+class HandlerFailed(Exception):
+    pass
+
+
+async def in_outbox(db_or_conn: db.Pool | db.Connection, event_ids: list[uuid.UUID]) -> int:
+    count: int = await db_or_conn.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_id = ANY($1::uuid[])", event_ids
+    )
+    return count
+
+
+def claims(relay: OutboxRelay) -> list[str]:
+    """Event ids this relay published, recorded after each successful send."""
+    seen: list[str] = []
+    publish = relay._publish
+
+    async def recording(batch: list[Any]) -> None:
+        await publish(batch)
+        seen.extend(json.loads(r["headers"])["event_id"] for r in batch)
+
+    relay._publish = recording  # type: ignore[method-assign]
+    return seen
+
+
+async def test_rolled_back_transaction_leaves_no_outbox_row_and_publishes_nothing(
+    tc_pool: db.Pool, new_relay: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    failed_entry = make.entry(tenant_id)
+    failed = make.event(failed_entry)
+
+    async def write_then_fail() -> None:
+        async with db.tenant_transaction(tc_pool, tenant_id) as conn:
+            await rows.insert(conn, failed_entry)
+            await enqueue(conn, failed)
+            assert await in_outbox(conn, [failed.event_id]) == 1
+            raise HandlerFailed
+
+    with pytest.raises(HandlerFailed):
+        await write_then_fail()
+    kept_entry = make.entry(tenant_id)
+    kept = make.event(kept_entry)
+    async with db.tenant_transaction(tc_pool, tenant_id) as conn:
+        await rows.insert(conn, kept_entry)
+        await enqueue(conn, kept)
+
+    assert await in_outbox(tc_pool, [failed.event_id]) == 0
+    assert await in_outbox(tc_pool, [kept.event_id]) == 1
+    async with db.tenant_transaction(tc_pool, tenant_id) as conn:
+        assert await conn.fetchval("SELECT array_agg(id) FROM time_entries") == [kept_entry.id]
+
+    await (await new_relay()).drain()
+
+    published = await kafka.published([failed.event_id, kept.event_id])
+    assert [kafka.header(r, "event_id") for r in published] == [str(kept.event_id)]
+    assert decode_event(published[0].value) == kept
+    assert published[0].key == str(kept_entry.id).encode()
+
+
+async def test_row_committed_after_a_later_row_is_still_published(
+    tc_pool: db.Pool, new_relay: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    relay = await new_relay()
+    early, late = make.event(make.entry(tenant_id)), make.event(make.entry(tenant_id))
+    async with tc_pool.acquire() as tx1, tc_pool.acquire() as tx2:
+        t1 = tx1.transaction()
+        await t1.start()
+        await db.set_tenant(tx1, tenant_id)
+        await enqueue(tx1, early)
+        async with tx2.transaction():
+            await db.set_tenant(tx2, tenant_id)
+            await enqueue(tx2, late)
+            late_id = await tx2.fetchval(OUTBOX_ID, late.event_id)
+        early_id = await tx1.fetchval(OUTBOX_ID, early.event_id)
+        assert early_id < late_id  # the lower id commits last
+        ids = await tc_pool.fetch(
+            "SELECT event_id FROM outbox WHERE event_id = ANY($1::uuid[])",
+            [early.event_id, late.event_id],
+        )
+        assert [r["event_id"] for r in ids] == [late.event_id]  # early is not visible yet
+
+        await relay.drain()
+        assert [
+            kafka.header(r, "event_id")
+            for r in await kafka.published([early.event_id, late.event_id])
+        ] == [str(late.event_id)]
+
+        await t1.commit()
+
+    assert await tc_pool.fetchval(OUTBOX_ID, early.event_id) == early_id
+    await relay.drain()
+
+    published = await kafka.published([early.event_id, late.event_id])
+    assert Counter(kafka.header(r, "event_id") for r in published) == {
+        str(early.event_id): 1,
+        str(late.event_id): 1,
+    }
+    assert await in_outbox(tc_pool, [early.event_id, late.event_id]) == 0
+    assert await tc_pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_two_relays_publish_each_event_once_and_keep_per_key_order(
+    tc_pool: db.Pool, new_relay: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    keys, versions = 20, 25
+    entry_ids = [uuid.uuid4() for _ in range(keys)]
+    relays = [await new_relay(batch_size=40), await new_relay(batch_size=40)]
+    published = [claims(r) for r in relays]
+    written: list[uuid.UUID] = []
+    writing_done = asyncio.Event()
+
+    async def write() -> None:
+        # One transaction per version, committed in order: the ids of one key grow with it.
+        for version in range(1, versions + 1):
+            events = [
+                make.event(make.entry(tenant_id, entry_id=e, version=version)) for e in entry_ids
+            ]
+            async with db.tenant_transaction(tc_pool, tenant_id) as conn:
+                await enqueue(conn, *events)
+            written.extend(e.event_id for e in events)
+            await asyncio.sleep(0)
+        writing_done.set()
+
+    async def run(relay: OutboxRelay) -> None:
+        while not (writing_done.is_set() and await in_outbox(tc_pool, written) == 0):
+            if await relay.publish_batch() == 0:
+                await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(asyncio.gather(write(), *(run(r) for r in relays)), 60)
+
+    assert all(published), "both relays took part"
+    claimed = Counter(published[0] + published[1])
+    ours = {str(e) for e in written}
+    assert len(written) == keys * versions
+    assert {e for e in claimed if e in ours} == ours
+    assert [e for e in ours if claimed[e] != 1] == []
+
+    records = await kafka.published(written)
+    assert Counter(kafka.header(r, "event_id") for r in records) == dict.fromkeys(ours, 1)
+    order: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for r in records:  # by partition, then offset
+        event = decode_event(r.value)
+        order[(r.partition, str(event.payload.entry_id))].append(event.payload.version)
+    assert {key for _, key in order} == {str(e) for e in entry_ids}
+    bad = {k: v for k, v in order.items() if v != list(range(1, versions + 1))}
+    assert bad == {}
+
+
+async def test_relay_dying_after_send_resends_and_consumer_applies_once(
+    tc_pool: db.Pool,
+    new_relay: Any,
+    kafka: Any,
+    invoicing: Any,
+    make: Any,
+    tenant_id: uuid.UUID,
+) -> None:
+    await kafka.caught_up(GROUP)
+    duplicates = invoicing.count("duplicate")
+    entry = make.entry(tenant_id)
+    event = make.event(entry)
+    async with db.tenant_transaction(tc_pool, tenant_id) as conn:
+        await rows.insert(conn, entry)
+        await enqueue(conn, event)
+    relay = await new_relay()
+    publish = relay._publish
+
+    async def send_then_die(batch: list[Any]) -> None:
+        await publish(batch)
+        raise ConnectionResetError("relay lost its database before marking rows sent")
+
+    relay._publish = send_then_die  # type: ignore[method-assign]
+    with pytest.raises(ConnectionResetError):
+        await relay.drain()
+    assert await in_outbox(tc_pool, [event.event_id]) == 1
+    assert len(await kafka.published([event.event_id])) == 1
+
+    relay._publish = publish  # type: ignore[method-assign]
+    await relay.drain()
+
+    assert await in_outbox(tc_pool, [event.event_id]) == 0
+    copies = await kafka.published([event.event_id])
+    assert len(copies) == 2
+    assert copies[0].value == copies[1].value
+    last = max(copies, key=lambda r: r.offset)
+    await kafka.consumed_past(GROUP, last)
+
+    ledger = await invoicing.ledger(tenant_id)
+    assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [(entry.id, event.event_id)]
+    assert len(await invoicing.inbox(event.event_id)) == 1
+    assert invoicing.count("duplicate") - duplicates == 1

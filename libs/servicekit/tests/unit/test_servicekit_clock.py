@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import time
+import uuid
+
+from servicekit.clock import uuid7
+
+
+def unix_ms(value: uuid.UUID) -> int:
+    return value.int >> 80
+
+
+def test_uuid7_is_version_7_with_the_rfc_variant() -> None:
+    for _ in range(100):
+        value = uuid7()
+        assert value.version == 7
+        assert value.variant == uuid.RFC_4122
+
+
+def test_uuid7_carries_the_current_unix_milliseconds() -> None:
+    before = time.time_ns() // 1_000_000
+    value = uuid7()
+    after = time.time_ns() // 1_000_000
+
+    assert before <= unix_ms(value) <= after
+
+
+def test_uuid7_sorts_by_creation_time() -> None:
+    ids = []
+    for _ in range(5):
+        ids.append(uuid7())
+        time.sleep(0.002)
+
+    assert ids == sorted(ids)
+    assert ids == sorted(ids, key=lambda u: u.int)
+    assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_is_random_within_one_millisecond() -> None:
+    ids = {uuid7() for _ in range(1000)}
+
+    assert len(ids) == 1000

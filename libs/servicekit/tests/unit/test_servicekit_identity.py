@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from servicekit.identity import (
+    AUDIENCE,
+    ISSUER,
+    Identity,
+    IdentitySigner,
+    IdentityVerifier,
+    generate_keypair,
+)
+from servicekit.problems import UnauthorizedError
+
+PRIVATE, PUBLIC = generate_keypair()
+
+
+def identity() -> Identity:
+    return Identity(tenant_id=uuid4(), principal="user:ada", role="manager")
+
+
+def raw_token(**overrides: object) -> str:
+    """A token signed with the gateway's key, with chosen claims."""
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user:ada",
+        "tid": str(uuid4()),
+        "role": "member",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=60)).timestamp()),
+    }
+    claims.update(overrides)
+    key = serialization.load_pem_private_key(PRIVATE.encode(), password=None)
+    return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+
+def test_signed_identity_verifies_to_the_same_identity() -> None:
+    who = identity()
+    token = IdentitySigner(PRIVATE).sign(who)
+
+    assert IdentityVerifier(PUBLIC).verify(token) == who
+
+
+def test_expired_token_is_unauthorized() -> None:
+    issued = datetime.now(UTC) - timedelta(minutes=5)
+    token = IdentitySigner(PRIVATE, ttl=timedelta(seconds=60), clock=lambda: issued).sign(
+        identity()
+    )
+
+    with pytest.raises(UnauthorizedError, match=r"(?i)expired"):
+        IdentityVerifier(PUBLIC).verify(token)
+
+
+def test_token_within_its_lifetime_verifies_with_an_injected_clock() -> None:
+    issued = datetime.now(UTC) - timedelta(seconds=30)
+    who = identity()
+    token = IdentitySigner(PRIVATE, ttl=timedelta(seconds=60), clock=lambda: issued).sign(who)
+
+    assert IdentityVerifier(PUBLIC).verify(token) == who
+
+
+def test_token_signed_with_another_key_is_unauthorized() -> None:
+    other_private, _ = generate_keypair()
+    token = IdentitySigner(other_private).sign(identity())
+
+    with pytest.raises(UnauthorizedError, match=r"(?i)signature"):
+        IdentityVerifier(PUBLIC).verify(token)
+
+
+def test_token_for_another_audience_is_unauthorized() -> None:
+    IdentityVerifier(PUBLIC).verify(raw_token())  # the same token with our audience passes
+
+    with pytest.raises(UnauthorizedError, match=r"(?i)audience"):
+        IdentityVerifier(PUBLIC).verify(raw_token(aud="billstream-admin-console"))
+
+
+def test_token_from_another_issuer_is_unauthorized() -> None:
+    with pytest.raises(UnauthorizedError, match=r"(?i)issuer"):
+        IdentityVerifier(PUBLIC).verify(raw_token(iss="somebody-else"))
+
+
+def test_unknown_role_is_unauthorized() -> None:
+    with pytest.raises(UnauthorizedError, match="unknown role 'root'"):
+        IdentityVerifier(PUBLIC).verify(raw_token(role="root"))
+
+
+@pytest.mark.parametrize("claim", ["tid", "role"])
+def test_token_without_tenant_or_role_is_unauthorized(claim: str) -> None:
+    token = raw_token()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    del claims[claim]
+    key = serialization.load_pem_private_key(PRIVATE.encode(), password=None)
+    stripped = jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+    with pytest.raises(UnauthorizedError):
+        IdentityVerifier(PUBLIC).verify(stripped)
+
+
+def test_garbage_token_is_unauthorized() -> None:
+    with pytest.raises(UnauthorizedError, match="invalid identity token"):
+        IdentityVerifier(PUBLIC).verify("not-a-jwt")
+
+
+def test_unauthorized_error_maps_to_401() -> None:
+    assert UnauthorizedError.status == 401

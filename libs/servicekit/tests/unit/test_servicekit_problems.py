@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from servicekit.problems import PROBLEM_JSON, validation_problem
+
+
+def body_of(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    response = validation_problem(errors, instance="/v1/things")
+    assert response.status_code == 422
+    assert response.media_type == PROBLEM_JSON
+    parsed: dict[str, Any] = json.loads(bytes(response.body))
+    return parsed
+
+
+def test_body_locations_point_into_the_document() -> None:
+    body = body_of(
+        [
+            {"loc": ("body", "member_id"), "msg": "Input should be a valid UUID"},
+            {"loc": ("body", "tags", 0), "msg": "String should have at least 1 character"},
+        ]
+    )
+
+    assert body["errors"] == [
+        {"pointer": "#/member_id", "detail": "Input should be a valid UUID"},
+        {"pointer": "#/tags/0", "detail": "String should have at least 1 character"},
+    ]
+    assert body["detail"] == "#/member_id: Input should be a valid UUID"
+    assert body["status"] == 422
+    assert body["type"] == "https://billstream.dev/problems/validation"
+    assert body["instance"] == "/v1/things"
+
+
+def test_query_locations_keep_their_source() -> None:
+    body = body_of([{"loc": ("query", "limit"), "msg": "Input should be less than 500"}])
+
+    assert body["errors"] == [
+        {"pointer": "#/query/limit", "detail": "Input should be less than 500"}
+    ]
+
+
+def test_body_root_location_points_at_the_document() -> None:
+    body = body_of([{"loc": ("body",), "msg": "Field required"}])
+
+    assert body["errors"][0]["pointer"] == "#"
+
+
+def test_keys_with_slash_or_tilde_are_escaped() -> None:
+    body = body_of([{"loc": ("body", "a/b", "c~d"), "msg": "Extra inputs are not permitted"}])
+
+    assert body["errors"][0]["pointer"] == "#/a~1b/c~0d"
+
+
+def test_no_errors_still_gives_a_detail() -> None:
+    body = body_of([])
+
+    assert body["errors"] == []
+    assert body["detail"] == "#: invalid request"
+
+
+def test_characters_outside_a_uri_fragment_are_percent_encoded() -> None:
+    body = body_of([{"loc": ("body", "unit price", "%"), "msg": "Extra inputs are not permitted"}])
+
+    assert body["errors"][0]["pointer"] == "#/unit%20price/%25"
