@@ -1,0 +1,132 @@
+"""What time capture wrote for one tenant: rows, unpublished outbox rows, published events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from contracts.envelope import EventEnvelope
+from contracts.registry import decode_event
+from contracts.topics import TOPICS
+from servicekit.identity import IDENTITY_HEADER, Identity
+from servicekit.testing import Infra, eventually
+
+TOPIC = "time-entry-logged"
+
+
+@dataclass(frozen=True)
+class Published:
+    key: bytes
+    headers: dict[str, str]
+    event: EventEnvelope[Any]
+
+
+@dataclass(frozen=True)
+class TimecaptureProbe:
+    infra: Infra
+
+    def headers(self, tenant_id: uuid.UUID) -> dict[str, str]:
+        return {IDENTITY_HEADER: self.infra.token(Identity(tenant_id, "tester", "admin"))}
+
+    @staticmethod
+    def entry_body(**overrides: Any) -> dict[str, Any]:
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
+        body: dict[str, Any] = {
+            "member_id": str(uuid.uuid4()),
+            "project_id": str(uuid.uuid4()),
+            "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(minutes=50)).isoformat(),
+            "task": "planning",
+            "description": "sprint planning",
+            "tags": ["internal"],
+        }
+        body.update(overrides)
+        return body
+
+    async def entries(self, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.infra.dsn("timecapture"))
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id)
+                )
+                return await conn.fetch("SELECT * FROM time_entries ORDER BY created_at, id")
+        finally:
+            await conn.close()
+
+    async def outbox(self, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
+        """Unpublished outbox rows of one tenant (the outbox itself is not tenant-scoped)."""
+        conn = await asyncpg.connect(self.infra.dsn("timecapture"))
+        try:
+            return await conn.fetch(
+                "SELECT * FROM outbox"
+                " WHERE convert_from(value, 'UTF8')::jsonb ->> 'tenant_id' = $1 ORDER BY id",
+                str(tenant_id),
+            )
+        finally:
+            await conn.close()
+
+    async def outbox_drained(self, tenant_id: uuid.UUID) -> None:
+        async def drained() -> bool:
+            return not await self.outbox(tenant_id)
+
+        await eventually(drained, timeout=10.0, message="outbox drained")
+
+    async def published(self, tenant_id: uuid.UUID) -> list[Published]:
+        """Every event of `tenant_id` on the topic so far, read by a fresh group from earliest."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.infra.kafka.bootstrap_servers,
+            group_id=f"timecapture-test-{uuid.uuid4()}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(TOPIC, p) for p in range(TOPICS[TOPIC].partitions)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            found: list[Published] = []
+            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        # Other suites put poison messages on this topic too: match loosely
+                        # first, then decode this tenant's events strictly.
+                        try:
+                            loose = json.loads(record.value)
+                        except ValueError:
+                            continue
+                        if not isinstance(loose, dict) or loose.get("tenant_id") != str(tenant_id):
+                            continue
+                        headers = {k: v.decode() for k, v in record.headers or ()}
+                        found.append(Published(record.key, headers, decode_event(record.value)))
+            return found
+        finally:
+            await consumer.stop()
+
+    async def assert_nothing_written(self, tenant_id: uuid.UUID) -> None:
+        assert await self.entries(tenant_id) == []
+        # Outbox first, then the topic: the relay publishes a row before its removal commits.
+        assert await self.outbox(tenant_id) == []
+        assert await self.published(tenant_id) == []
+
+
+@pytest.fixture
+def probe(infra: Infra) -> TimecaptureProbe:
+    return TimecaptureProbe(infra)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
