@@ -92,13 +92,28 @@ async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
         assert rows[0]["duration_seconds"] == 90 * 60
 
         spans = span_exporter.get_finished_spans()
-        gateway_span = next(
+        [gateway_span] = [
             s for s in spans if s.name == "POST /v1/{path:path}" and s.kind.name == "SERVER"
+        ]
+        trace_id = gateway_span.context.trace_id
+        # Spans of events left on the topic by other tests may be in the exporter too:
+        # exactly one publish and one consume must belong to this request's trace.
+        publish = [
+            s
+            for s in spans
+            if s.name == "time-entry-logged publish" and s.context.trace_id == trace_id
+        ]
+        consume = [
+            s
+            for s in spans
+            if s.name == "time-entry-logged process" and s.context.trace_id == trace_id
+        ]
+        assert len(publish) == 1
+        assert len(consume) == 1
+        assert consume[0].attributes is not None
+        assert (
+            consume[0].attributes["messaging.consumer.group.name"] == "invoicing.time-entry-logged"
         )
-        publish = next(s for s in spans if s.name == "time-entry-logged publish")
-        consume = next(s for s in spans if s.name == "time-entry-logged process")
-        trace_ids = {s.context.trace_id for s in (gateway_span, publish, consume)}
-        assert len(trace_ids) == 1
 
         tc_metrics = (await http.get(f"{p['timecapture']}/metrics")).text
         inv_metrics = (await http.get(f"{p['invoicing']}/metrics")).text

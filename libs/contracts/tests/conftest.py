@@ -7,6 +7,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel
+
 from contracts.events import (
     ClientState,
     InvoiceIssued,
@@ -17,7 +19,6 @@ from contracts.events import (
     TimeEntryState,
 )
 from contracts.registry import EVENTS
-from pydantic import BaseModel
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

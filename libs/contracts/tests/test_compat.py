@@ -5,10 +5,11 @@ from typing import Any, Literal
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel, ConfigDict
+
 from contracts.compat import breaking_changes
 from contracts.registry import EVENTS
 from contracts.schemas import event_schema
-from pydantic import BaseModel, ConfigDict
 
 
 class Strict(BaseModel):

@@ -6,10 +6,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from contracts.envelope import EventEnvelope, envelope_model
 from contracts.events import PaymentReceived
 from contracts.registry import EVENTS, build_event, decode_event, encode_event
-from pydantic import BaseModel, ValidationError
 
 TENANT = UUID(int=99)
 

@@ -8,6 +8,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from contracts.envelope import EventEnvelope
 from contracts.events import (
     InvoiceIssued,
@@ -16,7 +18,6 @@ from contracts.events import (
     TimeEntryState,
 )
 from contracts.registry import EVENTS
-from pydantic import BaseModel, ValidationError
 
 
 def _models() -> list[type[BaseModel]]:

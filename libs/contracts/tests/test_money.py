@@ -4,6 +4,10 @@ import dataclasses
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
 from contracts.money import (
     CURRENCY_EXPONENTS,
     CurrencyCode,
@@ -13,9 +17,6 @@ from contracts.money import (
     currency_exponent,
     round_to_minor,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import TypeAdapter, ValidationError
 
 # One currency per exponent: 0, 2, 3 and 4.
 CURRENCIES = ["JPY", "USD", "KWD", "CLF"]

@@ -6,6 +6,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from contracts.events import ClientState, InvoiceIssued, PaymentReceived, TimeEntryState
 from contracts.registry import (
     EVENTS,
@@ -18,7 +20,6 @@ from contracts.registry import (
     spec_for,
 )
 from contracts.topics import TOPICS
-from pydantic import BaseModel, ValidationError
 
 IDS: dict[str, Any] = {
     "tenant_id": UUID(int=99),

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from contracts.compat import breaking_changes
 from contracts.registry import EVENTS
 from contracts.schemas import event_schema, main, render_schemas, schema_filename

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from contracts.topics import TOPICS, all_topic_names, dlq_topic
 
 

@@ -24,9 +24,12 @@ class ServiceError(Exception):
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         self.extensions = extensions
 
 
@@ -86,16 +89,29 @@ def _pointer(loc: tuple[Any, ...]) -> str:
     return "#" + "".join("/" + t for t in tokens)
 
 
+_PARAMETER_SOURCES = ("path", "query", "header", "cookie")
+
+
+def _error_item(error: dict[str, Any]) -> dict[str, str]:
+    """RFC 9457 style: `pointer` into the JSON body, or `parameter` for path/query/headers."""
+    loc = tuple(error.get("loc", ()))
+    detail = str(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid":
+        # The body is not JSON at all; pydantic's loc holds a character position, not a field.
+        return {"pointer": "#", "detail": detail}
+    if loc and loc[0] in _PARAMETER_SOURCES:
+        return {"parameter": ".".join(str(p) for p in loc[1:]), "in": str(loc[0]), "detail": detail}
+    return {"pointer": _pointer(loc), "detail": detail}
+
+
 def validation_problem(errors: list[dict[str, Any]], instance: str | None = None) -> JSONResponse:
-    items = [
-        {"pointer": _pointer(tuple(e.get("loc", ()))), "detail": str(e.get("msg", "invalid"))}
-        for e in errors
-    ]
+    items = [_error_item(e) for e in errors]
     first = items[0] if items else {"pointer": "#", "detail": "invalid request"}
+    where = first.get("pointer") or f"{first['in']} parameter {first['parameter']}"
     return problem_response(
         422,
         "Invalid request",
-        f"{first['pointer']}: {first['detail']}",
+        f"{where}: {first['detail']}",
         slug="validation",
         instance=instance,
         errors=items,
@@ -110,6 +126,7 @@ async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
         exc.detail,
         slug=exc.slug,
         instance=request.url.path,
+        headers=exc.headers,
         **exc.extensions,
     )
 

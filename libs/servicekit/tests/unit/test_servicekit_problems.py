@@ -36,7 +36,7 @@ def test_query_locations_keep_their_source() -> None:
     body = body_of([{"loc": ("query", "limit"), "msg": "Input should be less than 500"}])
 
     assert body["errors"] == [
-        {"pointer": "#/query/limit", "detail": "Input should be less than 500"}
+        {"parameter": "limit", "in": "query", "detail": "Input should be less than 500"}
     ]
 
 

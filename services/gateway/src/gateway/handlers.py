@@ -57,12 +57,26 @@ class PayloadTooLarge(GatewayError):
     title = "Payload too large"
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit` (never buffered past it)."""
+    too_large = PayloadTooLarge(f"bodies are limited to {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def forward(
     request: Request, service: str, identity: Identity, request_id: str, up: Upstreams
 ) -> Response:
-    body = await request.body()
-    if len(body) > up.settings.max_body_bytes:
-        raise PayloadTooLarge(f"bodies are limited to {up.settings.max_body_bytes} bytes")
+    body = await read_body(request, up.settings.max_body_bytes)
     headers = {h: v for h in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(h))}
     headers["x-request-id"] = request_id
     headers[IDENTITY_HEADER] = up.signer.sign(identity)

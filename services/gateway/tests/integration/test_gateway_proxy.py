@@ -143,6 +143,8 @@ async def test_request_without_key_is_401(gateway: Gateway, http: httpx.AsyncCli
     r = await http.get("/v1/time-entries")
 
     assert_problem(r, 401, "unauthorized")
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert "www_authenticate" not in r.json()
     assert gateway.seen == []
 
 
@@ -157,6 +159,7 @@ async def test_request_with_wrong_key_is_401(
     r = await http.post("/v1/time-entries", json={}, headers=headers)
 
     assert_problem(r, 401, "unauthorized")
+    assert r.headers["www-authenticate"] == "Bearer"
     assert gateway.seen == []
 
 

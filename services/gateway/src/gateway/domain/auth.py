@@ -18,7 +18,7 @@ def api_key_from(authorization: str | None, x_api_key: str | None) -> str:
             return token.strip()
     raise UnauthorizedError(
         "send an API key as 'Authorization: Bearer <key>'",
-        www_authenticate="Bearer",
+        headers={"WWW-Authenticate": "Bearer"},
     )
 
 
@@ -30,4 +30,4 @@ def authenticate(key: str, settings: GatewaySettings) -> Identity:
         and hmac.compare_digest(key.encode(), dev.get_secret_value().encode())
     ):
         return Identity(tenant_id=settings.dev_tenant_id, principal="dev-api-key", role="admin")
-    raise UnauthorizedError("unknown or revoked API key")
+    raise UnauthorizedError("unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
