@@ -9,31 +9,40 @@ transaction just before its effects; both clocks are this host's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.stats import open_loop, summary_ms
-from invoicing.app import define as define_invoicing
-from invoicing.settings import InvoicingSettings
 from servicekit.db import tenant_transaction
+from servicekit.localinfra.catalog import by_name
+from servicekit.localinfra.stack import Credentials, service_env
 from servicekit.outbox import enqueue
-from servicekit.service import create_app
-from servicekit.testing import Infra, local_infra, serve
-from timecapture.app import define as define_timecapture
+from servicekit.testing import Infra, local_infra
 from timecapture.db import time_entries as rows
 from timecapture.domain.time_entries import LogTimeEntry, new_time_entry
 from timecapture.messaging.outgoing import time_entry_event
-from timecapture.settings import TimecaptureSettings
 
 RATE = float(os.environ.get("BENCH_RATE", "1000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 PORT = int(os.environ.get("BENCH_PG_PORT", "55434"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 async def raw_outbox_tx_rate(infra: Infra, seconds: float = 3.0, clients: int = 16) -> float:
@@ -95,63 +104,95 @@ async def raw_kafka_rate(infra: Infra, count: int = 20_000) -> float:
     return count / elapsed
 
 
-async def outbox_to_consumer(infra: Infra) -> None:
+@contextlib.contextmanager
+def service_processes(infra: Infra, names: list[str]) -> Iterator[None]:
+    """The services as their own processes, configured the way `make run` does it."""
+    creds = Credentials("unused", str(uuid.uuid4()), "unused", infra.private_key, infra.public_key)
+    procs = []
+    try:
+        for name in names:
+            svc = by_name(name)
+            env = {
+                **os.environ,
+                **service_env(
+                    svc,
+                    cluster=infra.cluster,
+                    database=infra.database,
+                    kafka=infra.kafka.bootstrap_servers,
+                    creds=creds,
+                ),
+                f"{svc.env_prefix}HTTP_PORT": str(free_port()),
+                f"{svc.env_prefix}LOG_LEVEL": "WARNING",
+            }
+            procs.append(
+                subprocess.Popen([sys.executable, "-m", name], env=env, stderr=subprocess.DEVNULL)
+            )
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+async def applied_at(infra: Infra, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    conn = await asyncpg.connect(infra.dsn("invoicing"))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            got = await conn.fetch(
+                "SELECT event_id, extract(epoch FROM processed_at) AS at FROM inbox "
+                "WHERE consumer = 'invoicing.time-entry-logged' AND event_id = ANY($1::uuid[])",
+                event_ids,
+            )
+            if len(got) == len(event_ids) or time.monotonic() > deadline:
+                return {r["event_id"]: float(r["at"]) for r in got}
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def outbox_to_consumer(infra: Infra) -> float:
+    """Writes entry + outbox rows at a fixed rate from this process; timecapture's relay and
+    invoicing's consumer run as their own processes, as in production."""
     tenant = uuid.uuid4()
     count = int(RATE * SECONDS)
     commits: dict[uuid.UUID, float] = {}
-    tc = create_app(define_timecapture(infra.settings(TimecaptureSettings, trace_sample_ratio=0.1)))
-    inv = create_app(define_invoicing(infra.settings(InvoicingSettings, trace_sample_ratio=0.1)))
-    async with serve(tc), serve(inv):
-        pool = tc.state.runtime.require_pool()
-        start = datetime.now(UTC) - timedelta(days=1)
+    pool = await asyncpg.create_pool(infra.dsn("timecapture"), min_size=8, max_size=8)
+    assert pool is not None
+    start = datetime.now(UTC) - timedelta(days=1)
 
-        async def write(i: int) -> None:
-            now = datetime.now(UTC)
-            entry = new_time_entry(
-                LogTimeEntry(
-                    member_id=uuid.uuid4(),
-                    project_id=uuid.uuid4(),
-                    started_at=start + timedelta(seconds=i),
-                    duration=timedelta(minutes=30),
-                ),
-                entry_id=uuid.uuid4(),
-                tenant_id=tenant,
-                now=now,
-            )
-            event = time_entry_event(
-                "time_entry.logged", entry, event_id=uuid.uuid4(), occurred_at=now
-            )
-            async with tenant_transaction(pool, tenant) as conn:
-                await rows.insert(conn, entry)
-                await enqueue(conn, event)
-            commits[event.event_id] = time.time()
+    async def write(i: int) -> None:
+        now = datetime.now(UTC)
+        entry = new_time_entry(
+            LogTimeEntry(
+                member_id=uuid.uuid4(),
+                project_id=uuid.uuid4(),
+                started_at=start + timedelta(seconds=i),
+                duration=timedelta(minutes=30),
+            ),
+            entry_id=uuid.uuid4(),
+            tenant_id=tenant,
+            now=now,
+        )
+        event = time_entry_event("time_entry.logged", entry, event_id=uuid.uuid4(), occurred_at=now)
+        async with tenant_transaction(pool, tenant) as conn:
+            await rows.insert(conn, entry)
+            await enqueue(conn, event)
+        commits[event.event_id] = time.time()
 
-        # Warm-up: connections, consumer group join, first batches.
-        await open_loop(RATE, int(RATE), write)
-        await asyncio.sleep(5)
-        commits.clear()
-        achieved = await open_loop(RATE, count, write)
-
-        conn = await asyncpg.connect(infra.dsn("invoicing"))
-        try:
-            ids = list(commits)
-            deadline = time.monotonic() + 120
-            while True:
-                got = await conn.fetch(
-                    "SELECT event_id, extract(epoch FROM processed_at) AS at FROM inbox "
-                    "WHERE consumer = 'invoicing.time-entry-logged' AND event_id = ANY($1::uuid[])",
-                    ids,
-                )
-                if len(got) == len(ids) or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.5)
-        finally:
-            await conn.close()
-        latencies = [float(r["at"]) - commits[r["event_id"]] for r in got]
-        print(f"events written: {count} at target {RATE:.0f}/s, achieved {achieved:.0f}/s")
-        print(f"events applied by invoicing: {len(got)} (missing {count - len(got)})")
-        print(f"outbox commit -> consumer transaction: {summary_ms(latencies)}")
-        return achieved
+    # Warm-up: migrations, connections, the consumer group's first join.
+    await open_loop(RATE, int(RATE), write)
+    await applied_at(infra, list(commits))
+    commits.clear()
+    achieved = await open_loop(RATE, count, write)
+    await pool.close()
+    applied = await applied_at(infra, list(commits))
+    latencies = [at - commits[event_id] for event_id, at in applied.items()]
+    print(f"events written: {count} at target {RATE:.0f}/s, achieved {achieved:.0f}/s")
+    print(f"events applied by invoicing: {len(applied)} (missing {count - len(applied)})")
+    print(f"outbox commit -> consumer transaction: {summary_ms(latencies)}")
+    return achieved
 
 
 def main() -> None:
@@ -159,7 +200,9 @@ def main() -> None:
     with local_infra(PORT, "billstream_bench") as infra:
 
         async def run() -> None:
-            achieved = await outbox_to_consumer(infra)
+            with service_processes(infra, ["timecapture", "invoicing"]):
+                await asyncio.sleep(3)  # migrations run at start-up
+                achieved = await outbox_to_consumer(infra)
             raw_tx = await raw_outbox_tx_rate(infra)
             raw_kafka = await raw_kafka_rate(infra)
             print(f"baseline asyncpg row+outbox tx (16 clients): {raw_tx:.0f} tx/s")

@@ -156,12 +156,14 @@ class OutboxRelay:
         while True:
             try:
                 await self._ensure_listener()
+                # Cleared before claiming, so a NOTIFY for rows committed during this round
+                # wakes the next one instead of being lost.
+                self._wakeup.clear()
                 published = await self.publish_batch()
                 backoff = self._poll_interval_s
                 if published >= self._batch_size:
                     continue
                 await self._observe_backlog()
-                self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
             except asyncio.CancelledError:

@@ -136,6 +136,7 @@ class Runtime:
             max_records=s.consumer_max_records,
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
         )
         self.consumers = []
         for sub in subs:
