@@ -13,6 +13,7 @@ Flow per batch from FastStream (ack policy MANUAL):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -98,6 +99,10 @@ class IdempotentConsumer:
             # A broker may hold a fetch this long when it has nothing new; lower means
             # fresher events at the cost of more fetch requests on an idle topic.
             fetch_max_wait_ms=self._policy.fetch_max_wait_ms,
+            # FastStream's own parsing must never fail: a batch it cannot parse is skipped
+            # without reaching `consume`, and a later commit would move past it unseen.
+            parser=_parse_leniently,
+            decoder=_raw_bodies,
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
@@ -205,6 +210,28 @@ class IdempotentConsumer:
 
     def _count(self, outcome: str) -> None:
         self._metrics.consumed.labels(self.name, self.topic, outcome).inc()
+
+
+async def _parse_leniently(
+    records: tuple[ConsumerRecord[Any, Any], ...], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream's parser decodes header values as strict UTF-8; replace what is not."""
+    return await original(tuple(_with_text_headers(r) for r in records))
+
+
+def _with_text_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    try:
+        for _, value in record.headers or ():
+            value.decode()
+    except UnicodeDecodeError:
+        headers = [(k, v.decode(errors="replace").encode()) for k, v in record.headers]
+        return dataclasses.replace(record, headers=headers)
+    return record
+
+
+async def _raw_bodies(message: Any, _original: Any) -> Any:
+    """No JSON decoding here: `decode_event` validates each body and dead-letters bad ones."""
+    return message.body
 
 
 def _is_malformed(exc: Exception) -> bool:

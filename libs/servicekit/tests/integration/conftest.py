@@ -130,8 +130,10 @@ class Kafka:
         wanted = {str(e) for e in event_ids}
         return [r for r in await self.records(TOPIC) if self.header(r, "event_id") in wanted]
 
-    async def produce(self, value: bytes, *, key: bytes) -> RecordMetadata:
-        return await self.producer.send_and_wait(TOPIC, value=value, key=key)
+    async def produce(
+        self, value: bytes, *, key: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> RecordMetadata:
+        return await self.producer.send_and_wait(TOPIC, value=value, key=key, headers=headers)
 
     async def committed(self, group: str) -> dict[int, int]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)

@@ -139,3 +139,35 @@ async def test_redelivery_after_a_lost_offset_commit_is_absorbed(
     ledger = await invoicing.ledger(tenant_id)
     assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [(entry.id, event.event_id)]
     assert len(await invoicing.inbox(event.event_id)) == 1
+
+
+async def test_records_faststream_cannot_parse_are_dead_lettered_not_skipped(
+    invoicing: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    """A JSON content-type over bad JSON, or a binary header, must not make the batch vanish."""
+    await kafka.caught_up(GROUP)
+    dead_before = invoicing.count("dead_lettered")
+    good_entry = make.entry(tenant_id)
+    key = str(good_entry.id).encode()
+    bad_json = await kafka.produce(
+        b'{"event_id": "trunc', key=key, headers=[("content-type", b"application/json")]
+    )
+    binary_header = await kafka.produce(
+        b"not an event",
+        key=key,
+        headers=[("content-type", b"application/json"), ("x", b"\xff\xfe")],
+    )
+    good = make.event(good_entry)
+    last = await kafka.produce(
+        encode_event(good), key=key, headers=[("content-type", b"application/json"), ("y", b"\xff")]
+    )
+
+    await kafka.consumed_past(GROUP, last)
+
+    ledger = await invoicing.ledger(tenant_id)
+    assert [r["source_event_id"] for r in ledger] == [good.event_id]
+    dead = [r for r in await kafka.records(dlq_topic(TOPIC)) if r.key == key]
+    assert sorted(int(dlq_header(r, "dlq.original_offset")) for r in dead) == sorted(
+        [bad_json.offset, binary_header.offset]
+    )
+    assert invoicing.count("dead_lettered") - dead_before == 2
