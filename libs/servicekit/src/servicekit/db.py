@@ -23,17 +23,18 @@ Connection: TypeAlias = (
 )
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 
-# Errors after which the same work may simply be tried again on a fresh connection:
-# the transaction did not commit (Postgres restarted, pool held a dead connection).
+# Lost or refused connections: the database is unreachable, not the work wrong. Timeouts
+# and protocol errors are not here; they are ordinary failures with bounded retries.
+# A connection lost while COMMIT was in flight leaves the outcome unknown, so work retried
+# with these must be idempotent (writes keyed by ids chosen before the first attempt).
 RETRYABLE_DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.InterfaceError,
     ConnectionError,
-    OSError,
 )
 
 
@@ -73,7 +74,7 @@ async def tenant_transaction(pool: Pool, tenant_id: UUID) -> AsyncIterator[Conne
 async def retry_transient(
     work: Callable[[], Awaitable[T]], *, attempts: int = 3, delay_s: float = 0.1
 ) -> T:
-    """Run `work` again when the database connection died before it committed."""
+    """Run `work` again when the database connection was lost; `work` must be idempotent."""
     for attempt in range(1, attempts + 1):
         try:
             return await work()

@@ -18,8 +18,10 @@ async def log_time_entry(runtime: Runtime, identity: Identity, cmd: LogTimeEntry
     event = time_entry_event("time_entry.logged", entry, event_id=runtime.new_id(), occurred_at=now)
 
     async def write(conn: Connection) -> None:
-        await rows.insert(conn, entry)
-        await enqueue(conn, event)
+        # Ids are fixed before the first attempt: a retry after a lost COMMIT finds the row
+        # and publishes nothing twice.
+        if await rows.insert(conn, entry):
+            await enqueue(conn, event)
 
     await in_tenant_transaction(runtime.require_pool(), identity.tenant_id, write)
     return entry

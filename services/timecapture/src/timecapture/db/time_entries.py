@@ -10,11 +10,14 @@ INSERT INTO time_entries (
     tenant_id, id, member_id, project_id, task, description, started_at, ended_at,
     billable, tags, version, created_at, updated_at
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (tenant_id, id) DO NOTHING
+RETURNING true
 """
 
 
-async def insert(conn: Connection, e: TimeEntry) -> None:
-    await conn.execute(
+async def insert(conn: Connection, e: TimeEntry) -> bool:
+    """False when the entry is already stored (a retry after an unknown commit outcome)."""
+    inserted = await conn.fetchval(
         INSERT,
         e.tenant_id,
         e.id,
@@ -30,3 +33,4 @@ async def insert(conn: Connection, e: TimeEntry) -> None:
         e.created_at,
         e.updated_at,
     )
+    return bool(inserted)
