@@ -87,7 +87,8 @@ def test_stack_is_ready_within_a_minute_and_ctrl_c_leaves_nothing() -> None:
         assert r.status_code == 201, r.text
         assert processes_mentioning(str(home)), "the stack's processes should be visible"
 
-        proc.send_signal(signal.SIGINT)
+        # As a terminal's Ctrl-C does: SIGINT to the whole foreground process group.
+        os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         deadline = time.monotonic() + 10
         while processes_mentioning(str(home)) and time.monotonic() < deadline:

@@ -61,6 +61,9 @@ async def enqueue(conn: Connection, *envelopes: EventEnvelope[Any]) -> None:
 async def enqueue_many(conn: Connection, envelopes: Sequence[EventEnvelope[Any]]) -> None:
     if not envelopes:
         return
+    if not conn.is_in_transaction():
+        # Outside a transaction the event would commit on its own, apart from the write.
+        raise RuntimeError("enqueue events inside the business transaction")
     rows = [_row(e) for e in envelopes]
     if len(rows) == 1:
         await conn.execute(_INSERT, *rows[0])

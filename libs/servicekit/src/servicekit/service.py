@@ -159,17 +159,17 @@ class Runtime:
             self.broker = None
 
     async def stop(self) -> None:
+        """Stop in reverse order; one part failing to stop does not leave the others open."""
         self.started = False
-        await self.stop_consumers()
-        if self.relay is not None:
-            await self.relay.stop()
-            self.relay = None
-        if self.producer is not None:
-            await self.producer.stop()
-            self.producer = None
-        if self.pool is not None:
-            await self.pool.close()
-            self.pool = None
+        async with contextlib.AsyncExitStack() as stack:
+            if self.pool is not None:
+                stack.push_async_callback(self.pool.close)
+            if self.producer is not None:
+                stack.push_async_callback(self.producer.stop)
+            if self.relay is not None:
+                stack.push_async_callback(self.relay.stop)
+            stack.push_async_callback(self.stop_consumers)
+        self.pool, self.producer, self.relay = None, None, None
 
 
 def get_runtime(request: Request) -> Runtime:

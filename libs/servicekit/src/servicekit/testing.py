@@ -87,15 +87,19 @@ def local_infra(port: int, database: str = TEST_DATABASE) -> Iterator[Infra]:
     """Postgres (under .local/, started if needed) and a broker, with a fresh database."""
     cluster = PostgresCluster(repo_root() / ".local" / f"test-postgres-{port}", port)
     started = cluster.start()
-    kafka = start_kafka()
-    asyncio.run(
-        bootstrap_database(cluster.admin_dsn(), cluster.admin_dsn(database), database, fresh=True)
-    )
-    private, public = generate_keypair()
+    kafka: KafkaHandle | None = None
     try:
+        kafka = start_kafka()
+        asyncio.run(
+            bootstrap_database(
+                cluster.admin_dsn(), cluster.admin_dsn(database), database, fresh=True
+            )
+        )
+        private, public = generate_keypair()
         yield Infra(cluster, kafka, database, private, public)
     finally:
-        kafka.stop()
+        if kafka is not None:
+            kafka.stop()
         if started:
             cluster.stop()
 

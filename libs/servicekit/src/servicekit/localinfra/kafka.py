@@ -124,7 +124,11 @@ def _start_mock(topics: Sequence[Topic]) -> KafkaHandle:
     args = [sys.executable, "-m", "servicekit.localinfra.mock_kafka"]
     for t in topics:
         args += ["--topic", f"{t.name}:{t.partitions}"]
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # Its own session: a terminal's Ctrl-C must not stop the broker before the services
+    # that are still draining into it. It exits when this process goes (stdin closes).
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("BOOTSTRAP "):

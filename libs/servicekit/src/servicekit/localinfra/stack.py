@@ -6,6 +6,8 @@ Ctrl-C (or SIGTERM) stops the services, the broker and Postgres, leaving no proc
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -16,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -124,8 +127,9 @@ def run() -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, request_stop)
+    lock = _single_stack(local)
     try:
         print(f"postgres: starting on 127.0.0.1:{cluster.port} (data in {cluster.data_dir})")
         cluster.start()
@@ -145,7 +149,10 @@ def run() -> int:
                 ),
             }
             procs[svc.name] = subprocess.Popen(
-                [sys.executable, "-m", svc.name], env=env, start_new_session=True
+                [sys.executable, "-m", svc.name],
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (the stack runs no threads)
             )
         asyncio.run(wait_ready(SERVICES, procs))
         elapsed = time.monotonic() - started
@@ -178,7 +185,27 @@ def run() -> int:
         if kafka is not None:
             kafka.stop()
         cluster.stop()
+        lock.close()
         print("stopped.", flush=True)
+
+
+def _single_stack(local: Path) -> IO[str]:
+    """One stack per checkout: it owns its Postgres and stops it on the way out."""
+    local.mkdir(parents=True, exist_ok=True)
+    handle = (local / "stack.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SystemExit("make run is already running in this checkout") from None
+    return handle
+
+
+def _die_with_parent() -> None:
+    """Linux: the service gets SIGTERM if the stack dies without cleaning up (kill -9, OOM)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop_processes(procs: dict[str, subprocess.Popen[bytes]]) -> None:
