@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on a fresh Debian machine, and only what is
-# missing: PostgreSQL server binaries, librdkafka (the mock Kafka broker), uv and the venv.
+# missing: PostgreSQL server binaries, librdkafka (the mock Kafka broker), pip, uv and the venv.
 set -euo pipefail
 
+pg_bin="${BILLSTREAM_PG_BIN:-/usr/lib/postgresql/15/bin}"
 need_apt=()
-[ -x /usr/lib/postgresql/15/bin/postgres ] || [ -n "${BILLSTREAM_PG_BIN:-}" ] || need_apt+=(postgresql)
+[ -x "$pg_bin/postgres" ] || need_apt+=(postgresql)
 ldconfig -p 2>/dev/null | grep -q 'librdkafka.so.1 ' || need_apt+=(librdkafka1)
 command -v runuser >/dev/null || need_apt+=(util-linux)
+command -v uv >/dev/null || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing Debian packages: ${need_apt[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  # The Debian package starts its own cluster on 5432; Billstream runs a private one.
+  # The package may start its own cluster on 5432 (with or without systemd); Billstream
+  # runs a private one, so stop it.
   $sudo systemctl disable --now postgresql >/dev/null 2>&1 || true
+  command -v pg_ctlcluster >/dev/null && { $sudo pg_ctlcluster 15 main stop >/dev/null 2>&1 || true; }
 fi
 export PATH="$HOME/.local/bin:$PATH"
 if ! command -v uv >/dev/null; then

@@ -85,7 +85,7 @@ def span_exporter() -> InMemorySpanExporter:
 @contextlib.contextmanager
 def local_infra(port: int, database: str = TEST_DATABASE) -> Iterator[Infra]:
     """Postgres (under .local/, started if needed) and a broker, with a fresh database."""
-    cluster = PostgresCluster(repo_root() / ".local" / f"test-postgres-{port}", port)
+    cluster = PostgresCluster.at(repo_root() / ".local" / f"test-postgres-{port}", port)
     started = cluster.start()
     kafka: KafkaHandle | None = None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -30,10 +31,31 @@ def _chown_for_server(path: Path) -> None:
         os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
+def reachable_root(preferred: Path) -> Path:
+    """`preferred`, unless the server's user cannot reach it (a checkout under /root).
+
+    Then a folder under /var/tmp named after the checkout, so each checkout keeps its own.
+    """
+    if os.geteuid() != 0:
+        return preferred
+    anchor = next(p for p in (preferred, *preferred.parents) if p.exists())
+    probe = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-x", str(anchor)], check=False
+    )
+    if probe.returncode == 0:
+        return preferred
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:12]
+    return Path("/var/tmp/billstream") / digest / preferred.name  # noqa: S108
+
+
 @dataclass(frozen=True)
 class PostgresCluster:
     root: Path
     port: int
+
+    @classmethod
+    def at(cls, preferred: Path, port: int) -> PostgresCluster:
+        return cls(reachable_root(preferred), port)
 
     @property
     def data_dir(self) -> Path:
@@ -66,8 +88,9 @@ class PostgresCluster:
             return
         if not (PG_BIN / "initdb").exists():
             raise PostgresError(f"no PostgreSQL binaries at {PG_BIN}: apt-get install postgresql")
+        self.root.mkdir(parents=True, exist_ok=True)
         for d in (self.root, self.data_dir, self.socket_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(exist_ok=True)
             _chown_for_server(d)
         done = self._run(
             str(PG_BIN / "initdb"),

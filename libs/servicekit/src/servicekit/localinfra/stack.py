@@ -118,7 +118,7 @@ def run() -> int:
     started = time.monotonic()
     root = repo_root()
     local = root / ".local"
-    cluster = PostgresCluster(local / "postgres", POSTGRES_PORT)
+    cluster = PostgresCluster.at(local / "postgres", POSTGRES_PORT)
     kafka: KafkaHandle | None = None
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
