@@ -32,16 +32,19 @@ from opentelemetry.trace import Link, SpanKind
 from contracts.envelope import EventEnvelope
 from contracts.registry import decode_event
 from contracts.topics import dlq_topic
-from servicekit.db import RETRYABLE_DB_ERRORS, Connection, Pool, set_tenant
+from servicekit.db import RETRYABLE_DB_ERRORS, TENANT_SETTING, Connection, Pool
 from servicekit.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Connection, EventEnvelope[Any]], Awaitable[None]]
 
-_CLAIM = """
+# Claims the event and scopes the transaction to its tenant in one round trip; a
+# duplicate returns no row and sets nothing.
+_CLAIM = f"""
 INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)
-ON CONFLICT DO NOTHING RETURNING true
+ON CONFLICT DO NOTHING
+RETURNING set_config('{TENANT_SETTING}', $3::text, true) IS NOT NULL
 """
 
 
@@ -160,9 +163,8 @@ class IdempotentConsumer:
 
     async def _apply(self, conn: Connection, record: ConsumerRecord[Any, Any]) -> str:
         envelope = decode_event(record.value)
-        if not await conn.fetchval(_CLAIM, self.name, envelope.event_id):
+        if not await conn.fetchval(_CLAIM, self.name, envelope.event_id, str(envelope.tenant_id)):
             return "duplicate"
-        await set_tenant(conn, envelope.tenant_id)
         headers = {k: v.decode() for k, v in record.headers or ()}
         batch_span = trace.get_current_span().get_span_context()
         with self._tracer.start_as_current_span(
