@@ -183,3 +183,79 @@ async def read_topic(
     finally:
         await consumer.stop()
     return found
+
+
+def check_settings_prefix(
+    settings_cls: type[ServiceSettings],
+    *,
+    default_port: int,
+    other_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A service reads its own `<NAME>_` variables, ignores others' and unprefixed ones."""
+    name = settings_cls.model_fields["service_name"].default
+    own = f"{name.upper()}_"
+    fields = ("HTTP_PORT", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "LOG_LEVEL")
+    for prefix in (own, other_prefix, ""):
+        for field in fields:
+            monkeypatch.delenv(prefix + field, raising=False)
+    defaults = settings_cls()
+    assert (defaults.service_name, defaults.http_port) == (name, default_port)
+    assert defaults.database_url is None
+    assert defaults.kafka_bootstrap_servers is None
+
+    for prefix in (other_prefix, ""):
+        monkeypatch.setenv(prefix + "HTTP_PORT", "9999")
+        monkeypatch.setenv(prefix + "DATABASE_URL", "postgresql://intruder@db/billstream")
+    ignored = settings_cls()
+    assert (ignored.http_port, ignored.database_url) == (default_port, None)
+
+    monkeypatch.setenv(own + "HTTP_PORT", "9100")
+    monkeypatch.setenv(own + "DATABASE_URL", f"postgresql://{name}@db/billstream")
+    monkeypatch.setenv(own + "KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    read = settings_cls()
+    assert read.http_port == 9100
+    assert read.database_url == f"postgresql://{name}@db/billstream"
+    assert read.kafka_bootstrap_servers == "kafka:9092"
+
+
+async def check_service_boots(infra: Infra, app: FastAPI) -> None:
+    """Ready on the real Postgres and broker, Prometheus metrics served, the kit's tables
+    created in the service's own schema and nowhere else."""
+    import asyncpg
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    name = app.state.runtime.settings.service_name
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        assert (await http.get("/livez")).status_code == 200
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "migrations": "ok", "broker": "ok"},
+        }
+        metrics = await http.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
+    assert [s.labels for s in families["service_info"].samples] == [{"service": name}]
+    assert any(
+        s.labels == {"method": "GET", "route": "/livez", "status": "200"}
+        for s in families["http_requests"].samples
+    )
+
+    conn = await asyncpg.connect(infra.dsn(name))
+    try:
+        tables = await conn.fetch(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_name IN ('outbox', 'inbox', 'schema_migrations')"
+        )
+        search_path = await conn.fetchval("SHOW search_path")
+    finally:
+        await conn.close()
+    assert {(r["table_schema"], r["table_name"]) for r in tables} == {
+        (name, "outbox"),
+        (name, "inbox"),
+        (name, "schema_migrations"),
+    }
+    assert search_path == name

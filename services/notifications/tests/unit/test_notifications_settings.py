@@ -1,65 +1,22 @@
 """NotificationsSettings read the NOTIFICATIONS_ environment and nothing else."""
 
-from __future__ import annotations
-
 import pytest
 
 from notifications.app import define
 from notifications.settings import NotificationsSettings
-
-OWN = "NOTIFICATIONS_"
-OTHER = "PAYMENTS_"
+from servicekit.testing import check_settings_prefix
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for prefix in (OWN, OTHER, ""):
-        for name in ("HTTP_PORT", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "LOG_LEVEL"):
-            monkeypatch.delenv(prefix + name, raising=False)
-
-
-def test_defaults_name_the_service() -> None:
-    s = NotificationsSettings()
-    assert s.service_name == "notifications"
-    assert s.http_port == 8004
-    assert s.database_url is None
-    assert s.kafka_bootstrap_servers is None
-
-
-def test_own_prefix_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(OWN + "HTTP_PORT", "9004")
-    monkeypatch.setenv(OWN + "DATABASE_URL", "postgresql://notifications@db/billstream")
-    monkeypatch.setenv(OWN + "KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
-    monkeypatch.setenv(OWN + "LOG_LEVEL", "DEBUG")
-
-    s = NotificationsSettings()
-
-    assert s.http_port == 9004
-    assert s.database_url == "postgresql://notifications@db/billstream"
-    assert s.kafka_bootstrap_servers == "kafka:9092"
-    assert s.log_level == "DEBUG"
-
-
-def test_other_services_and_unprefixed_variables_are_ignored(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for prefix in (OTHER, ""):
-        monkeypatch.setenv(prefix + "HTTP_PORT", "9999")
-        monkeypatch.setenv(prefix + "DATABASE_URL", "postgresql://intruder@db/billstream")
-        monkeypatch.setenv(prefix + "LOG_LEVEL", "DEBUG")
-
-    s = NotificationsSettings()
-
-    assert s.http_port == 8004
-    assert s.database_url is None
-    assert s.log_level == "INFO"
+def test_settings_read_only_their_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_settings_prefix(
+        NotificationsSettings, default_port=8004, other_prefix="PAYMENTS_", monkeypatch=monkeypatch
+    )
 
 
 def test_define_reads_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(OWN + "HTTP_PORT", "9004")
+    monkeypatch.setenv("NOTIFICATIONS_HTTP_PORT", "9100")
 
     definition = define()
 
     assert isinstance(definition.settings, NotificationsSettings)
-    assert definition.settings.http_port == 9004
-    assert definition.settings.service_name == "notifications"
+    assert definition.settings.http_port == 9100
