@@ -48,6 +48,12 @@ RETURNING set_config('{TENANT_SETTING}', $3::text, true) IS NOT NULL
 """
 
 
+_DEAD_LETTERED = """
+INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'dead_lettered')
+ON CONFLICT DO NOTHING
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """One topic a service consumes, and the handler applied to each new event."""
@@ -208,7 +214,16 @@ class IdempotentConsumer:
         await self._producer.send_and_wait(
             dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
         )
+        await self._remember_dead_letter(record)
         self._count("dead_lettered")
+
+    async def _remember_dead_letter(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Malformed bytes have no event id to remember; a valid but refused event has."""
+        try:
+            event_id = decode_event(record.value).event_id
+        except Exception:
+            return
+        await self._pool.execute(_DEAD_LETTERED, self.name, event_id)
 
     def _count(self, outcome: str) -> None:
         self._metrics.consumed.labels(self.name, self.topic, outcome).inc()

@@ -92,7 +92,8 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
         invoicing.runtime.settings.consumer_max_attempts
     )
     assert await invoicing.inbox(uuid.UUID(unknown["event_id"])) == []
-    assert await invoicing.inbox(refused.event_id) == []
+    # The refused event is remembered as dead-lettered, so a redelivery is not sent again.
+    assert [r["outcome"] for r in await invoicing.inbox(refused.event_id)] == ["dead_lettered"]
 
 
 async def test_redelivery_after_a_lost_offset_commit_is_absorbed(
@@ -171,3 +172,25 @@ async def test_records_faststream_cannot_parse_are_dead_lettered_not_skipped(
         [bad_json.offset, binary_header.offset]
     )
     assert invoicing.count("dead_lettered") - dead_before == 2
+
+
+async def test_redelivered_dead_letter_is_not_dead_lettered_again(
+    invoicing: Any, kafka: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    await kafka.caught_up(GROUP)
+    refused_entry = make.entry(tenant_id)
+    refused = make.event(refused_entry)
+    invoicing.rejected.add(refused_entry.id)
+    key = str(refused_entry.id).encode()
+
+    first = await kafka.produce(encode_event(refused), key=key)
+    await kafka.consumed_past(GROUP, first)
+    dead_before = invoicing.count("dead_lettered")
+    duplicates_before = invoicing.count("duplicate")
+    again = await kafka.produce(encode_event(refused), key=key)
+    await kafka.consumed_past(GROUP, again)
+
+    dead = [r for r in await kafka.records(dlq_topic(TOPIC)) if r.key == key]
+    assert len(dead) == 1
+    assert invoicing.count("dead_lettered") == dead_before
+    assert invoicing.count("duplicate") - duplicates_before == 1
