@@ -63,15 +63,7 @@ def entry_body() -> dict[str, Any]:
 
 
 async def ledger_rows(infra: Infra, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(infra.dsn("invoicing"))
-    try:
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id)
-            )
-            return await conn.fetch("SELECT * FROM ledger_entries")
-    finally:
-        await conn.close()
+    return await infra.fetch_as_tenant("invoicing", tenant_id, "SELECT * FROM ledger_entries")
 
 
 async def test_entry_reaches_invoicing_ledger_once_in_one_trace(

@@ -69,6 +69,22 @@ class Infra:
         values.update(overrides)
         return cls(**values)
 
+    async def fetch_as_tenant(
+        self, service: str, tenant_id: uuid.UUID, query: str, *args: Any
+    ) -> list[Any]:
+        """Rows a service's role sees for one tenant (row-level security applies)."""
+        import asyncpg
+
+        from servicekit.db import set_tenant
+
+        conn = await asyncpg.connect(self.dsn(service))
+        try:
+            async with conn.transaction():
+                await set_tenant(conn, tenant_id)
+                return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
+
     def token(self, identity: Identity) -> str:
         return IdentitySigner(self.private_key).sign(identity)
 

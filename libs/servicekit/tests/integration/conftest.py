@@ -268,13 +268,7 @@ class Invoicing:
         return value or 0.0
 
     async def _scoped(self, tenant_id: uuid.UUID, query: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.infra.dsn("invoicing"))
-        try:
-            async with conn.transaction():
-                await db.set_tenant(conn, tenant_id)
-                return await conn.fetch(query, *args)
-        finally:
-            await conn.close()
+        return await self.infra.fetch_as_tenant("invoicing", tenant_id, query, *args)
 
     async def ledger(self, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
         return await self._scoped(tenant_id, "SELECT * FROM ledger_entries ORDER BY entry_id")

@@ -82,15 +82,9 @@ async def produce(producer: AIOKafkaProducer, *events: EventEnvelope[Any]) -> No
 
 
 async def ledger(infra: Infra, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(infra.dsn("invoicing"))
-    try:
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id)
-            )
-            return await conn.fetch("SELECT * FROM ledger_entries ORDER BY entry_id")
-    finally:
-        await conn.close()
+    return await infra.fetch_as_tenant(
+        "invoicing", tenant_id, "SELECT * FROM ledger_entries ORDER BY entry_id"
+    )
 
 
 async def ledger_row_at(

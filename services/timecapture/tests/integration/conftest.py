@@ -53,15 +53,9 @@ class TimecaptureProbe:
         return body
 
     async def entries(self, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.infra.dsn("timecapture"))
-        try:
-            async with conn.transaction():
-                await conn.execute(
-                    "SELECT set_config('billstream.tenant_id', $1, true)", str(tenant_id)
-                )
-                return await conn.fetch("SELECT * FROM time_entries ORDER BY created_at, id")
-        finally:
-            await conn.close()
+        return await self.infra.fetch_as_tenant(
+            "timecapture", tenant_id, "SELECT * FROM time_entries ORDER BY created_at, id"
+        )
 
     async def outbox(self, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
         """Unpublished outbox rows of one tenant (the outbox itself is not tenant-scoped)."""
