@@ -30,7 +30,12 @@ from servicekit.localinfra.stack import Credentials, service_env
 from servicekit.outbox import enqueue
 from servicekit.testing import Infra, local_infra
 from timecapture.db import time_entries as rows
-from timecapture.domain.time_entries import LogTimeEntry, new_time_entry
+from timecapture.domain.time_entries import (
+    LogTimeEntry,
+    MemberFacts,
+    ProjectFacts,
+    new_time_entry,
+)
 from timecapture.messaging.outgoing import time_entry_event
 
 RATE = float(os.environ.get("BENCH_RATE", "1000"))
@@ -152,6 +157,43 @@ async def applied_at(infra: Infra, event_ids: list[uuid.UUID]) -> dict[uuid.UUID
         await conn.close()
 
 
+PROJECT = ProjectFacts(
+    archived=False,
+    client_id=uuid.UUID(int=0),
+    client_archived=False,
+    currency="EUR",
+    billable_by_default=True,
+    manager_ids=(),
+)
+MEMBER = MemberFacts(archived=False, cost_rate_minor=None, cost_currency=None)
+
+
+async def seed_catalog(pool: asyncpg.Pool, tenant: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """A client, a project and a member for the tenant (time entries reference them)."""
+    client_id, project_id, member_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with tenant_transaction(pool, tenant) as conn:
+        await conn.execute(
+            "INSERT INTO clients (tenant_id, id, name, currency, payment_terms_days, created_at,"
+            " updated_at) VALUES ($1, $2, 'Bench client', 'EUR', 30, now(), now())",
+            tenant,
+            client_id,
+        )
+        await conn.execute(
+            "INSERT INTO projects (tenant_id, id, client_id, name, created_at, updated_at)"
+            " VALUES ($1, $2, $3, 'Bench project', now(), now())",
+            tenant,
+            project_id,
+            client_id,
+        )
+        await conn.execute(
+            "INSERT INTO members (tenant_id, id, name, email, role, created_at, updated_at)"
+            " VALUES ($1, $2, 'Bench member', 'bench@example.com', 'member', now(), now())",
+            tenant,
+            member_id,
+        )
+    return member_id, project_id
+
+
 async def outbox_to_consumer(infra: Infra) -> float:
     """Writes entry + outbox rows at a fixed rate from this process; timecapture's relay and
     invoicing's consumer run as their own processes, as in production."""
@@ -160,20 +202,24 @@ async def outbox_to_consumer(infra: Infra) -> float:
     commits: dict[uuid.UUID, float] = {}
     pool = await asyncpg.create_pool(infra.dsn("timecapture"), min_size=8, max_size=8)
     assert pool is not None
-    start = datetime.now(UTC) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=30)
+    member_id, project_id = await seed_catalog(pool, tenant)
 
     async def write(i: int) -> None:
         now = datetime.now(UTC)
         entry = new_time_entry(
             LogTimeEntry(
-                member_id=uuid.uuid4(),
-                project_id=uuid.uuid4(),
-                started_at=start + timedelta(seconds=i),
-                duration=timedelta(minutes=30),
+                member_id=member_id,
+                project_id=project_id,
+                # Entries of one member never overlap: each starts after the last ended.
+                started_at=start + timedelta(minutes=i),
+                duration=timedelta(seconds=50),
             ),
             entry_id=uuid.uuid4(),
             tenant_id=tenant,
             now=now,
+            project=PROJECT,
+            member=MEMBER,
         )
         event = time_entry_event("time_entry.logged", entry, event_id=uuid.uuid4(), occurred_at=now)
         async with tenant_transaction(pool, tenant) as conn:

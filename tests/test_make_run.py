@@ -73,18 +73,26 @@ def test_stack_is_ready_within_a_minute_and_ctrl_c_leaves_nothing() -> None:
 
         creds = json.loads((home / ".local" / "dev-credentials.json").read_text())
         gateway = f"http://127.0.0.1:{ports['gateway']}"
-        r = httpx.post(
-            f"{gateway}/v1/time-entries",
-            headers={"Authorization": f"Bearer {creds['dev_api_key']}"},
-            json={
-                "member_id": str(uuid.uuid4()),
-                "project_id": str(uuid.uuid4()),
-                "started_at": "2026-01-05T09:00:00+01:00",
-                "duration_minutes": 45,
-            },
-            timeout=10,
-        )
-        assert r.status_code == 201, r.text
+        auth = {"Authorization": f"Bearer {creds['dev_api_key']}"}
+        with httpx.Client(base_url=gateway, headers=auth, timeout=10) as http:
+            client = http.post("/v1/clients", json={"name": "Acme", "currency": "EUR"})
+            assert client.status_code == 201, client.text
+            project = http.post(
+                "/v1/projects", json={"client_id": client.json()["id"], "name": "Web"}
+            )
+            assert project.status_code == 201, project.text
+            member = http.post("/v1/members", json={"name": "Ada", "email": "ada@example.com"})
+            assert member.status_code == 201, member.text
+            r = http.post(
+                "/v1/time-entries",
+                json={
+                    "member_id": member.json()["id"],
+                    "project_id": project.json()["id"],
+                    "started_at": "2026-01-05T09:00:00+01:00",
+                    "duration_minutes": 45,
+                },
+            )
+            assert r.status_code == 201, r.text
         assert processes_mentioning(str(home)), "the stack's processes should be visible"
 
         # As a terminal's Ctrl-C does: SIGINT to the whole foreground process group.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,9 @@ async def platform(infra: Infra, tenant_id: uuid.UUID) -> AsyncIterator[dict[str
             )
         )
         async with serve(gw_app) as gw_url:
+            catalog = await seed_catalog(gw_url)
             yield {
+                **catalog,
                 "gateway": gw_url,
                 "timecapture": tc_url,
                 "invoicing": inv_url,
@@ -51,11 +54,34 @@ async def platform(infra: Infra, tenant_id: uuid.UUID) -> AsyncIterator[dict[str
             }
 
 
-def entry_body() -> dict[str, Any]:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+async def seed_catalog(gateway: str) -> dict[str, str]:
+    """A client, its project and a member, created through the gateway like any caller would."""
+    auth = {"Authorization": f"Bearer {DEV_KEY}"}
+    async with httpx.AsyncClient(base_url=gateway, headers=auth, timeout=10) as http:
+        client = await http.post(
+            "/v1/clients", json={"name": f"Acme {uuid.uuid4()}", "currency": "EUR"}
+        )
+        assert client.status_code == 201, client.text
+        project = await http.post(
+            "/v1/projects", json={"client_id": client.json()["id"], "name": "Website"}
+        )
+        assert project.status_code == 201, project.text
+        member = await http.post(
+            "/v1/members", json={"name": "Ada", "email": f"ada-{uuid.uuid4()}@example.com"}
+        )
+        assert member.status_code == 201, member.text
+    return {"member_id": member.json()["id"], "project_id": project.json()["id"]}
+
+
+_HOURS_BACK = itertools.count()
+
+
+def entry_body(p: dict[str, Any]) -> dict[str, Any]:
+    # Each 90-minute entry two hours before the last, so one member's entries never overlap.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3 + 2 * next(_HOURS_BACK))
     return {
-        "member_id": str(uuid.uuid4()),
-        "project_id": str(uuid.uuid4()),
+        "member_id": p["member_id"],
+        "project_id": p["project_id"],
         "started_at": start.isoformat(),
         "ended_at": (start + timedelta(minutes=90)).isoformat(),
         "description": "walking skeleton",
@@ -73,7 +99,7 @@ async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
         span_exporter.clear()
         r = await http.post(
             f"{p['gateway']}/v1/time-entries",
-            json=entry_body(),
+            json=entry_body(p),
             headers={"Authorization": f"Bearer {DEV_KEY}"},
         )
         assert r.status_code == 201, r.text
@@ -145,7 +171,7 @@ async def test_event_delivered_twice_is_applied_once(infra: Infra, tenant_id: uu
     async with platform(infra, tenant_id) as p, httpx.AsyncClient() as http:
         r = await http.post(
             f"{p['gateway']}/v1/time-entries",
-            json=entry_body(),
+            json=entry_body(p),
             headers={"Authorization": f"Bearer {DEV_KEY}"},
         )
         assert r.status_code == 201, r.text
@@ -187,7 +213,7 @@ async def test_consumer_restart_midway_loses_and_duplicates_nothing(
             ids = []
             for _ in range(n):
                 r = await http.post(
-                    f"{p['gateway']}/v1/time-entries", json=entry_body(), headers=auth
+                    f"{p['gateway']}/v1/time-entries", json=entry_body(p), headers=auth
                 )
                 assert r.status_code == 201, r.text
                 ids.append(r.json()["id"])

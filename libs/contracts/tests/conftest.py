@@ -10,9 +10,11 @@ import pytest
 from pydantic import BaseModel
 
 from contracts.events import (
+    BudgetThresholdCrossed,
     ClientState,
     InvoiceIssued,
     InvoiceLine,
+    InvoiceVoided,
     PaymentMethod,
     PaymentReceived,
     ProjectState,
@@ -84,6 +86,24 @@ def _payloads() -> dict[type[BaseModel], BaseModel]:
             code="WEB",
             rounding_increment_minutes=15,
             budget_hours=Decimal("120.5"),
+        ),
+        InvoiceVoided: InvoiceVoided(
+            invoice_id=uid(20),
+            number="INV-2026-0001",
+            client_id=uid(4),
+            voided_at=T0 + timedelta(days=2),
+            reason="Wrong client",
+            time_entry_ids=[uid(1)],
+        ),
+        BudgetThresholdCrossed: BudgetThresholdCrossed(
+            project_id=uid(3),
+            client_id=uid(4),
+            budget_kind="hours",
+            threshold_percent=80,
+            budget=120 * 3600,
+            consumed=97 * 3600,
+            crossed_at=T0,
+            time_entry_id=uid(1),
         ),
         PaymentReceived: PaymentReceived(
             payment_id=uid(30),

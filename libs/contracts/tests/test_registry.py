@@ -37,6 +37,8 @@ def test_registry_matches_topics() -> None:
         ("client.changed", 1),
         ("project.changed", 1),
         ("invoice.issued", 1),
+        ("invoice.voided", 1),
+        ("project.budget_threshold_crossed", 1),
         ("payment.received", 1),
     }
     for spec in EVENTS.values():
@@ -47,7 +49,7 @@ def test_registry_matches_topics() -> None:
 
 def test_spec_rejects_inconsistent_topic_or_key() -> None:
     with pytest.raises(ValueError, match="unknown topic"):
-        EventSpec("invoice.voided", 1, "invoice-voided", InvoiceIssued, "invoice_id")
+        EventSpec("invoice.paid", 1, "invoice-paid", InvoiceIssued, "invoice_id")
     with pytest.raises(ValueError, match="topic uses"):
         EventSpec("payment.received", 2, "payment-received", PaymentReceived, "payment_id")
     with pytest.raises(ValueError, match="no field"):

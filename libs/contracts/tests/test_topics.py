@@ -9,6 +9,8 @@ def test_fixed_topic_names_and_keys() -> None:
     assert {name: topic.key for name, topic in TOPICS.items()} == {
         "time-entry-logged": "entry_id",
         "invoice-issued": "invoice_id",
+        "invoice-voided": "invoice_id",
+        "budget-threshold-crossed": "project_id",
         "payment-received": "invoice_id",
         "client-changed": "client_id",
         "project-changed": "project_id",
@@ -30,6 +32,6 @@ def test_dlq_names() -> None:
     assert dlq_topic("invoice-issued") == "invoice-issued.dlq"
     assert all_topic_names(include_dlq=False) == sorted(TOPICS)
     names = all_topic_names()
-    assert len(names) == 10
+    assert len(names) == 14
     assert "payment-received.dlq" in names
     assert names == sorted(names)

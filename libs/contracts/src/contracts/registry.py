@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from contracts.envelope import EventEnvelope, envelope_model
 from contracts.events import (
+    BudgetThresholdCrossed,
     ClientState,
     InvoiceIssued,
+    InvoiceVoided,
     PaymentReceived,
     ProjectState,
     TimeEntryState,
@@ -69,6 +71,14 @@ EVENTS: Final[Mapping[tuple[str, int], EventSpec]] = MappingProxyType(
             EventSpec("client.changed", 1, "client-changed", ClientState, "client_id"),
             EventSpec("project.changed", 1, "project-changed", ProjectState, "project_id"),
             EventSpec("invoice.issued", 1, "invoice-issued", InvoiceIssued, "invoice_id"),
+            EventSpec("invoice.voided", 1, "invoice-voided", InvoiceVoided, "invoice_id"),
+            EventSpec(
+                "project.budget_threshold_crossed",
+                1,
+                "budget-threshold-crossed",
+                BudgetThresholdCrossed,
+                "project_id",
+            ),
             EventSpec("payment.received", 1, "payment-received", PaymentReceived, "invoice_id"),
         )
     }

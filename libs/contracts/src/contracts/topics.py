@@ -42,6 +42,20 @@ TOPICS: Final[Mapping[str, Topic]] = MappingProxyType(
                 "Invoices as issued, with lines and the time entries they bill.",
             ),
             Topic(
+                "invoice-voided",
+                "invoice_id",
+                6,
+                "delete",
+                "Issued invoices voided; their time entries become editable and billable again.",
+            ),
+            Topic(
+                "budget-threshold-crossed",
+                "project_id",
+                6,
+                "delete",
+                "A project's time or cost reached 80 % or 100 % of its budget, once per threshold.",
+            ),
+            Topic(
                 "payment-received",
                 "invoice_id",
                 6,

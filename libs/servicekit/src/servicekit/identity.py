@@ -6,18 +6,19 @@ so a compromised service cannot mint identities for other tenants.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Request
+from fastapi import Depends, Request
 
 from servicekit.clock import Clock, utc_now
-from servicekit.problems import UnauthorizedError
+from servicekit.problems import ForbiddenError, UnauthorizedError
 
 IDENTITY_HEADER = "x-billstream-identity"
 ISSUER = "billstream-gateway"
@@ -108,3 +109,21 @@ def require_identity(request: Request) -> Identity:
     identity = verifier.verify(token)
     request.state.identity = identity
     return identity
+
+
+WRITERS: tuple[Role, ...] = ("admin", "manager", "member")
+MANAGERS: tuple[Role, ...] = ("admin", "manager")
+
+
+def require_role(*allowed: Role) -> Callable[[Identity], Identity]:
+    """FastAPI dependency factory: the verified caller if their role is one of `allowed`."""
+
+    def dependency(identity: Annotated[Identity, Depends(require_identity)]) -> Identity:
+        if identity.role not in allowed:
+            raise ForbiddenError(
+                f"role {identity.role!r} may not do this; allowed: {', '.join(allowed)}",
+                required_roles=list(allowed),
+            )
+        return identity
+
+    return dependency

@@ -1,7 +1,9 @@
 from pathlib import Path
 
+from servicekit.consumer import Subscription
 from servicekit.service import ServiceDefinition
-from timecapture.api.time_entries import router as time_entries_router
+from timecapture.api import clients, members, projects, reports, time_entries, timers
+from timecapture.messaging.consumers import on_invoice_issued, on_invoice_voided
 from timecapture.settings import TimecaptureSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -11,6 +13,17 @@ def define(settings: TimecaptureSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         settings=settings or TimecaptureSettings(),
         title="Billstream time capture",
-        routers=[time_entries_router],
+        routers=[
+            clients.router,
+            projects.router,
+            members.router,
+            time_entries.router,
+            timers.router,
+            reports.router,
+        ],
+        subscriptions=[
+            Subscription("invoice-issued", on_invoice_issued),
+            Subscription("invoice-voided", on_invoice_voided),
+        ],
         migrations_dir=MIGRATIONS,
     )

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from servicekit.settings import ServiceSettings, service_config
 
 
@@ -6,3 +8,9 @@ class TimecaptureSettings(ServiceSettings):
 
     service_name: str = "timecapture"
     http_port: int = 8001
+    reject_overlapping_entries: bool = Field(
+        True, description="Refuse an entry that overlaps another entry of the same member."
+    )
+    import_max_rows: int = Field(
+        100_000, ge=1, description="Largest CSV or JSON import accepted in one request."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -17,8 +18,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.envelope import EventEnvelope
 from contracts.registry import decode_event
 from contracts.topics import TOPICS
+from servicekit import migrations
 from servicekit.identity import IDENTITY_HEADER, Identity
 from servicekit.testing import Infra, eventually
+from timecapture.app import MIGRATIONS
 
 TOPIC = "time-entry-logged"
 
@@ -31,18 +34,72 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Catalog:
+    """A client, a project of it and a member of one tenant, ready for time entries."""
+
+    tenant_id: uuid.UUID
+    client_id: uuid.UUID
+    project_id: uuid.UUID
+    member_id: uuid.UUID
+
+
+_HOURS_BACK = itertools.count()
+
+_SEED = """
+WITH c AS (
+    INSERT INTO clients (tenant_id, id, name, currency, payment_terms_days, created_at, updated_at)
+    VALUES (current_tenant(), $1::uuid, 'Client ' || $1::uuid::text, 'EUR', 30, now(), now())
+), p AS (
+    INSERT INTO projects (tenant_id, id, client_id, name, created_at, updated_at)
+    VALUES (current_tenant(), $2, $1, 'Project ' || $2::uuid::text, now(), now())
+), u AS (
+    INSERT INTO project_usage (tenant_id, project_id) VALUES (current_tenant(), $2)
+)
+INSERT INTO members (tenant_id, id, name, email, role, principal, cost_rate_minor, cost_currency,
+                     created_at, updated_at)
+VALUES (current_tenant(), $3, 'Member', $3::uuid::text || '@example.com', 'member', $4, 6000, 'EUR',
+        now(), now())
+"""
+
+
+@dataclass(frozen=True)
 class TimecaptureProbe:
     infra: Infra
 
     def headers(self, tenant_id: uuid.UUID) -> dict[str, str]:
         return {IDENTITY_HEADER: self.infra.token(Identity(tenant_id, "tester", "admin"))}
 
+    async def migrated(self) -> None:
+        conn = await asyncpg.connect(self.infra.dsn("timecapture"))
+        try:
+            await migrations.apply(
+                conn, migrations.load_migrations(migrations.migration_sources(MIGRATIONS))
+            )
+        finally:
+            await conn.close()
+
+    async def catalog(self, tenant_id: uuid.UUID, principal: str | None = None) -> Catalog:
+        """Seed rows straight in SQL (the catalogue API has its own tests)."""
+        await self.migrated()
+        found = Catalog(tenant_id, uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
+        await self.infra.fetch_as_tenant(
+            "timecapture",
+            tenant_id,
+            _SEED,
+            found.client_id,
+            found.project_id,
+            found.member_id,
+            principal,
+        )
+        return found
+
     @staticmethod
-    def entry_body(**overrides: Any) -> dict[str, Any]:
-        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
+    def entry_body(catalog: Catalog, **overrides: Any) -> dict[str, Any]:
+        # Each body starts an hour before the previous one, so one member's entries never overlap.
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4 + next(_HOURS_BACK))
         body: dict[str, Any] = {
-            "member_id": str(uuid.uuid4()),
-            "project_id": str(uuid.uuid4()),
+            "member_id": str(catalog.member_id),
+            "project_id": str(catalog.project_id),
             "started_at": start.isoformat(),
             "ended_at": (start + timedelta(minutes=50)).isoformat(),
             "task": "planning",
@@ -118,6 +175,11 @@ class TimecaptureProbe:
 @pytest.fixture
 def probe(infra: Infra) -> TimecaptureProbe:
     return TimecaptureProbe(infra)
+
+
+@pytest.fixture
+async def catalog(probe: TimecaptureProbe, tenant_id: uuid.UUID) -> Catalog:
+    return await probe.catalog(tenant_id, principal="tester")
 
 
 @pytest.fixture

@@ -17,13 +17,17 @@ from timecapture.app import define
 from timecapture.settings import TimecaptureSettings
 
 if TYPE_CHECKING:
-    from conftest import TimecaptureProbe
+    from conftest import Catalog, TimecaptureProbe
 
 pytestmark = pytest.mark.integration
 
 
 async def test_failed_enqueue_rolls_back_the_entry(
-    infra: Infra, http: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    infra: Infra,
+    http: httpx.AsyncClient,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
     first_entry, event_id, second_entry = uuid7(), uuid7(), uuid7()
     # The second entry reuses the first event id, still in the outbox: its enqueue must fail
@@ -39,11 +43,15 @@ async def test_failed_enqueue_rolls_back_the_entry(
         await runtime.relay.stop()
 
         ok = await http.post(
-            f"{url}/v1/time-entries", json=probe.entry_body(), headers=probe.headers(tenant_id)
+            f"{url}/v1/time-entries",
+            json=probe.entry_body(catalog),
+            headers=probe.headers(tenant_id),
         )
         assert ok.status_code == 201, ok.text
         failed = await http.post(
-            f"{url}/v1/time-entries", json=probe.entry_body(), headers=probe.headers(tenant_id)
+            f"{url}/v1/time-entries",
+            json=probe.entry_body(catalog),
+            headers=probe.headers(tenant_id),
         )
         assert failed.status_code == 500
         assert failed.headers["content-type"] == PROBLEM_JSON

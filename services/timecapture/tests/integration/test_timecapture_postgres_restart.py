@@ -15,18 +15,18 @@ from timecapture.app import define
 from timecapture.settings import TimecaptureSettings
 
 if TYPE_CHECKING:
-    from conftest import TimecaptureProbe
+    from conftest import Catalog, TimecaptureProbe
 
 pytestmark = pytest.mark.integration
 
 
 async def test_entries_are_accepted_after_a_postgres_restart_exactly_once(
-    infra: Infra, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    infra: Infra, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
 ) -> None:
     app = create_app(define(infra.settings(TimecaptureSettings, db_pool_min_size=4)))
     async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         before = await http.post(
-            "/v1/time-entries", json=probe.entry_body(), headers=probe.headers(tenant_id)
+            "/v1/time-entries", json=probe.entry_body(catalog), headers=probe.headers(tenant_id)
         )
         assert before.status_code == 201, before.text
 
@@ -34,7 +34,7 @@ async def test_entries_are_accepted_after_a_postgres_restart_exactly_once(
         await asyncio.to_thread(infra.cluster.restart)
 
         after = await http.post(
-            "/v1/time-entries", json=probe.entry_body(), headers=probe.headers(tenant_id)
+            "/v1/time-entries", json=probe.entry_body(catalog), headers=probe.headers(tenant_id)
         )
         assert after.status_code == 201, after.text
 

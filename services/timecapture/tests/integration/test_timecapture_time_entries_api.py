@@ -18,7 +18,7 @@ from timecapture.app import define
 from timecapture.settings import TimecaptureSettings
 
 if TYPE_CHECKING:
-    from conftest import TimecaptureProbe
+    from conftest import Catalog, TimecaptureProbe
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +30,16 @@ async def base_url(infra: Infra) -> AsyncIterator[str]:
 
 
 async def log_entry(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> dict[str, Any]:
     r = await http.post(
-        f"{base_url}/v1/time-entries", json=probe.entry_body(), headers=probe.headers(tenant_id)
+        f"{base_url}/v1/time-entries",
+        json=probe.entry_body(catalog),
+        headers=probe.headers(tenant_id),
     )
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
@@ -41,9 +47,13 @@ async def log_entry(
 
 
 async def test_logged_entry_is_stored_and_published_once(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
-    sent = probe.entry_body()
+    sent = probe.entry_body(catalog)
     r = await http.post(f"{base_url}/v1/time-entries", json=sent, headers=probe.headers(tenant_id))
 
     assert r.status_code == 201, r.text
@@ -76,9 +86,13 @@ async def test_logged_entry_is_stored_and_published_once(
 
 
 async def test_get_returns_the_logged_entry(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
-    entry = await log_entry(http, base_url, probe, tenant_id)
+    entry = await log_entry(http, base_url, probe, tenant_id, catalog)
 
     r = await http.get(
         f"{base_url}/v1/time-entries/{entry['id']}", headers=probe.headers(tenant_id)
@@ -90,9 +104,13 @@ async def test_get_returns_the_logged_entry(
 
 
 async def test_another_tenants_entry_is_not_found(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
-    entry = await log_entry(http, base_url, probe, tenant_id)
+    entry = await log_entry(http, base_url, probe, tenant_id, catalog)
 
     r = await http.get(
         f"{base_url}/v1/time-entries/{entry['id']}", headers=probe.headers(uuid.uuid4())
@@ -133,10 +151,11 @@ async def test_invalid_entry_is_422_and_writes_nothing(
     tenant_id: uuid.UUID,
     overrides: dict[str, Any],
     pointer: str,
+    catalog: Catalog,
 ) -> None:
     r = await http.post(
         f"{base_url}/v1/time-entries",
-        json=probe.entry_body(**overrides),
+        json=probe.entry_body(catalog, **overrides),
         headers=probe.headers(tenant_id),
     )
 
@@ -149,7 +168,11 @@ async def test_invalid_entry_is_422_and_writes_nothing(
 
 
 async def test_malformed_json_is_422_and_writes_nothing(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
     r = await http.post(
         f"{base_url}/v1/time-entries",
@@ -166,7 +189,11 @@ async def test_malformed_json_is_422_and_writes_nothing(
 
 
 async def test_bad_entry_id_in_path_is_422(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
     r = await http.get(f"{base_url}/v1/time-entries/not-a-uuid", headers=probe.headers(tenant_id))
 
@@ -176,9 +203,9 @@ async def test_bad_entry_id_in_path_is_422(
 
 
 async def test_missing_identity_is_401(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe
+    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, catalog: Catalog
 ) -> None:
-    r = await http.post(f"{base_url}/v1/time-entries", json=probe.entry_body())
+    r = await http.post(f"{base_url}/v1/time-entries", json=probe.entry_body(catalog))
 
     assert r.status_code == 401
     assert r.headers["content-type"] == PROBLEM_JSON
@@ -186,12 +213,18 @@ async def test_missing_identity_is_401(
 
 
 async def test_identity_signed_by_another_key_is_401(
-    http: httpx.AsyncClient, base_url: str, probe: TimecaptureProbe, tenant_id: uuid.UUID
+    http: httpx.AsyncClient,
+    base_url: str,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
 ) -> None:
     forged = IdentitySigner(generate_keypair()[0]).sign(Identity(tenant_id, "mallory", "admin"))
 
     r = await http.post(
-        f"{base_url}/v1/time-entries", json=probe.entry_body(), headers={IDENTITY_HEADER: forged}
+        f"{base_url}/v1/time-entries",
+        json=probe.entry_body(catalog),
+        headers={IDENTITY_HEADER: forged},
     )
 
     assert r.status_code == 401

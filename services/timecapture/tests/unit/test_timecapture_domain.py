@@ -14,6 +14,8 @@ from timecapture.domain.time_entries import (
     FUTURE_TOLERANCE,
     MAX_DURATION,
     LogTimeEntry,
+    MemberFacts,
+    ProjectFacts,
     TimeEntry,
     new_time_entry,
 )
@@ -44,8 +46,21 @@ def command(
     )
 
 
+PROJECT = ProjectFacts(
+    archived=False,
+    client_id=uuid.UUID(int=5),
+    client_archived=False,
+    currency="EUR",
+    billable_by_default=True,
+    manager_ids=(),
+)
+MEMBER = MemberFacts(archived=False, cost_rate_minor=None, cost_currency=None)
+
+
 def log(cmd: LogTimeEntry, now: datetime = NOW) -> TimeEntry:
-    return new_time_entry(cmd, entry_id=ENTRY_ID, tenant_id=TENANT_ID, now=now)
+    return new_time_entry(
+        cmd, entry_id=ENTRY_ID, tenant_id=TENANT_ID, now=now, project=PROJECT, member=MEMBER
+    )
 
 
 def refused(cmd: LogTimeEntry, now: datetime = NOW) -> TimeEntryInvalid:

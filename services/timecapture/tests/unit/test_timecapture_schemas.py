@@ -56,9 +56,9 @@ def test_duration_minutes_become_a_timedelta() -> None:
     assert cmd.ended_at is None
 
 
-def test_defaults_are_billable_without_task_description_or_tags() -> None:
+def test_defaults_take_the_projects_billable_flag_without_task_description_or_tags() -> None:
     cmd = TimeEntryIn.model_validate(body(duration_minutes=1)).to_command()
-    assert cmd.billable is True
+    assert cmd.billable is None
     assert cmd.task is None
     assert cmd.description == ""
     assert cmd.tags == ()

@@ -27,3 +27,6 @@ class ClientState(ContractModel):
         default=None, description="Tax rate applied to this client's lines unless overridden."
     )
     archived: bool = Field(default=False, description="Archived clients get no new work.")
+    deleted: bool = Field(
+        default=False, description="The client was deleted (it never had time); drop the replica."
+    )

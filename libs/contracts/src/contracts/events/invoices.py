@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from contracts.events.base import ContractModel, JsonDecimal
 from contracts.money import CurrencyCode
 
-__all__ = ["InvoiceIssued", "InvoiceLine"]
+__all__ = ["InvoiceIssued", "InvoiceLine", "InvoiceVoided"]
 
 
 class InvoiceLine(ContractModel):
@@ -89,3 +89,16 @@ class InvoiceIssued(ContractModel):
         if self.period_start and self.period_end and self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
         return self
+
+
+class InvoiceVoided(ContractModel):
+    """An issued invoice was voided: it keeps its number, and its time entries are unlocked."""
+
+    invoice_id: UUID = Field(description="The invoice; message key on `invoice-voided`.")
+    number: str = Field(min_length=1, description="The number it was issued with, kept.")
+    client_id: UUID = Field(description="Client that was billed.")
+    voided_at: AwareDatetime = Field(description="When the invoice was voided.")
+    reason: str | None = Field(default=None, description="Why it was voided, free text.")
+    time_entry_ids: list[UUID] = Field(
+        description="Time entries the invoice billed; they may be edited and billed again."
+    )

@@ -36,3 +36,6 @@ class ProjectState(ContractModel):
         default=None, ge=0, description="Money budget in minor units of the client's currency."
     )
     archived: bool = Field(default=False, description="Archived projects take no new time.")
+    deleted: bool = Field(
+        default=False, description="The project was deleted (it never had time); drop the replica."
+    )

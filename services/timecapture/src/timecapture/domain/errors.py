@@ -1,20 +1,97 @@
-from servicekit.problems import NotFoundError, ServiceError
+from servicekit.problems import ConflictError, ForbiddenError, NotFoundError, ServiceError
 
 
 class TimecaptureError(ServiceError):
     """Base of time capture's domain errors."""
 
 
-class TimeEntryInvalid(TimecaptureError):
+class FieldInvalid(TimecaptureError):
+    """A request field breaks a rule; the pointer names the field."""
+
     status = 422
-    slug = "time-entry-invalid"
-    title = "Invalid time entry"
+    slug = "invalid-field"
+    title = "Invalid field"
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail, errors=[{"pointer": f"#/{field}", "detail": detail}])
         self.field = field
 
 
+class TimeEntryInvalid(FieldInvalid):
+    slug = "time-entry-invalid"
+    title = "Invalid time entry"
+
+
+class MemberInvalid(FieldInvalid):
+    slug = "member-invalid"
+    title = "Invalid member"
+
+
+class ProjectInvalid(FieldInvalid):
+    slug = "project-invalid"
+    title = "Invalid project"
+
+
+class TimeEntryOverlaps(TimecaptureError, ConflictError):
+    slug = "time-entry-overlaps"
+    title = "Time entry overlaps another"
+
+
+class TimeEntryLocked(TimecaptureError, ConflictError):
+    slug = "time-entry-locked"
+    title = "Time entry is on an issued invoice"
+
+
+class TimerAlreadyRunning(TimecaptureError, ConflictError):
+    slug = "timer-already-running"
+    title = "A timer is already running"
+
+
+class TimerStopped(TimecaptureError, ConflictError):
+    slug = "timer-stopped"
+    title = "Timer already stopped"
+
+
+class DuplicateValue(TimecaptureError, ConflictError):
+    """A unique field (client name, project code, member email) is taken."""
+
+    slug = "duplicate-value"
+    title = "Value already in use"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail, errors=[{"pointer": f"#/{field}", "detail": detail}])
+
+
+class CurrencyLocked(TimecaptureError, ConflictError):
+    slug = "client-currency-locked"
+    title = "Client currency cannot change"
+
+
+class NotYourTime(TimecaptureError, ForbiddenError):
+    slug = "not-your-time"
+    title = "Members log and edit only their own time"
+
+
 class TimeEntryNotFound(TimecaptureError, NotFoundError):
     slug = "time-entry-not-found"
     title = "Time entry not found"
+
+
+class ClientNotFound(TimecaptureError, NotFoundError):
+    slug = "client-not-found"
+    title = "Client not found"
+
+
+class ProjectNotFound(TimecaptureError, NotFoundError):
+    slug = "project-not-found"
+    title = "Project not found"
+
+
+class MemberNotFound(TimecaptureError, NotFoundError):
+    slug = "member-not-found"
+    title = "Member not found"
+
+
+class TimerNotFound(TimecaptureError, NotFoundError):
+    slug = "timer-not-found"
+    title = "Timer not found"

@@ -1,0 +1,1 @@
+"""Read-side SQL for GET endpoints."""

@@ -1,0 +1,50 @@
+"""Keyset-paginated lists of one aggregate table, with the filters each endpoint adds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from servicekit import rows
+from servicekit.db import Connection
+from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
+
+T = TypeVar("T")
+
+CREATED = {
+    "created_at": SortColumn("created_at", "timestamptz"),
+    "updated_at": SortColumn("updated_at", "timestamptz"),
+}
+NAMED = {**CREATED, "name": SortColumn("name", "text")}
+
+
+def query_of(table: str, cls: type[object]) -> Query:
+    return Query(f"SELECT {', '.join(rows.columns(cls))} FROM {table}")
+
+
+async def page(
+    conn: Connection,
+    q: Query,
+    cls: type[T],
+    *,
+    sort: str | None,
+    allowed: Mapping[str, SortColumn],
+    default_sort: str,
+    cursor: str | None,
+    limit: int,
+) -> Page[T]:
+    parsed = Sort.parse(sort, allowed, default_sort)
+    found = await conn.fetch(q.page_sql(parsed, cursor, limit, id_column="id"), *q.args)
+    return page_of(found, parsed, limit, lambda r: rows.from_row(cls, r))
+
+
+def search(q: Query, column: str, text: str | None) -> None:
+    """Case-insensitive substring filter; LIKE wildcards in `text` match literally."""
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        q.filter(f"{column} ILIKE {q.param('%' + escaped + '%')}")
+
+
+def equals(q: Query, column: str, value: object | None) -> None:
+    if value is not None:
+        q.filter(f"{column} = {q.param(value)}")
