@@ -2,7 +2,7 @@ from pathlib import Path
 
 from servicekit.consumer import Subscription
 from servicekit.service import ServiceDefinition
-from timecapture.api import clients, members, projects, reports, time_entries, timers
+from timecapture.api import clients, imports, members, projects, reports, time_entries, timers
 from timecapture.messaging.consumers import on_invoice_issued, on_invoice_voided
 from timecapture.settings import TimecaptureSettings
 
@@ -17,6 +17,8 @@ def define(settings: TimecaptureSettings | None = None) -> ServiceDefinition:
             clients.router,
             projects.router,
             members.router,
+            # Before time_entries: `/export` must not be read as an entry id.
+            imports.router,
             time_entries.router,
             timers.router,
             reports.router,

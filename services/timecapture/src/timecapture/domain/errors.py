@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from servicekit.problems import ConflictError, ForbiddenError, NotFoundError, ServiceError
+
+if TYPE_CHECKING:
+    from timecapture.domain.imports import RowError
 
 
 class TimecaptureError(ServiceError):
@@ -95,3 +102,18 @@ class MemberNotFound(TimecaptureError, NotFoundError):
 class TimerNotFound(TimecaptureError, NotFoundError):
     slug = "timer-not-found"
     title = "Timer not found"
+
+
+class ImportRejected(TimecaptureError):
+    """An all-or-nothing import with bad rows: nothing was written; `errors` lists every row."""
+
+    status = 422
+    slug = "import-rejected"
+    title = "Import rejected"
+
+    def __init__(self, received: int, errors: list[RowError]) -> None:
+        super().__init__(
+            f"{len(errors)} of {received} rows are invalid; nothing was imported",
+            received=received,
+            errors=[{"row": e.row, "field": e.field, "detail": e.detail} for e in errors],
+        )

@@ -1,0 +1,169 @@
+"""Import rows: parsing of every documented column form, and the in-batch overlap rule."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from timecapture.domain.imports import (
+    ImportRow,
+    RowError,
+    csv_records,
+    overlapping_in_batch,
+    validate_rows,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+MEMBER = uuid.UUID(int=1)
+
+
+def one(raw: dict[str, object], zone: ZoneInfo = BERLIN) -> ImportRow | RowError:
+    valid, errors = validate_rows([raw], zone, NOW)
+    return valid[0] if valid else errors[0]
+
+
+BASE = {"email": "Ada@Example.com", "project_code": "WEB", "start_date": "2026-05-04"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "minutes"),
+    [
+        ({"start_time": "09:00", "end_date": "2026-05-04", "end_time": "10:15"}, 75),
+        ({"start_time": "09:00", "duration": "1:15"}, 75),
+        ({"start_time": "09:00", "duration": "1:15:30"}, 75.5),
+        ({"start_time": "09:00", "hours": "1.25"}, 75),
+        ({"start_time": "23:30", "end_date": "2026-05-05", "end_time": "00:30"}, 60),
+    ],
+)
+def test_end_forms_give_the_same_length(extra: dict[str, str], minutes: float) -> None:
+    row = one({**BASE, **extra})
+    assert isinstance(row, ImportRow)
+    assert row.ended_at - row.started_at == timedelta(minutes=minutes)
+    assert row.started_at.utcoffset() == timedelta(hours=2)  # CEST on 4 May
+
+
+def test_references_are_ids_or_lowercased_email_and_codes() -> None:
+    row = one({**BASE, "start_time": "09:00", "duration": "0:30"})
+    assert isinstance(row, ImportRow)
+    assert (row.member, row.project) == ("ada@example.com", "WEB")
+    by_id = one(
+        {
+            "member_id": str(MEMBER),
+            "project_id": str(uuid.UUID(int=2)),
+            "started_at": "2026-05-04T09:00:00Z",
+            "duration_minutes": 30,
+        }
+    )
+    assert isinstance(by_id, ImportRow)
+    assert (by_id.member, by_id.project) == (MEMBER, uuid.UUID(int=2))
+
+
+@pytest.mark.parametrize(
+    ("word", "billable"), [("Yes", True), ("y", True), ("1", True), ("NO", False), ("", None)]
+)
+def test_billable_words(word: str, billable: bool | None) -> None:
+    row = one({**BASE, "start_time": "09:00", "duration": "0:30", "billable": word})
+    assert isinstance(row, ImportRow)
+    assert row.billable is billable
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"start_time": "09:00"}, "ended_at"),
+        ({"start_time": "10:00", "end_date": "2026-05-04", "end_time": "09:00"}, "ended_at"),
+        ({"start_time": "09:00", "duration": "25:00"}, "ended_at"),
+        ({"start_time": "09:00", "duration": "abc"}, "duration"),
+        ({"start_time": "9 am", "duration": "1:00"}, "start_time"),
+        ({"start_time": "09:00", "duration": "1:00", "billable": "maybe"}, "billable"),
+        ({"start_time": "09:00", "duration": "1:00", "member_id": "x"}, "member_id"),
+        ({"start_time": "09:00", "duration": "1:00", "tags": ",".join("t" * 21)}, "tags"),
+        (
+            {
+                "start_time": "09:00",
+                "duration": "1:00",
+                "end_date": "2026-05-04",
+                "end_time": "11:00",
+            },
+            "duration",
+        ),
+        ({"start_date": "2027-01-01", "start_time": "09:00", "duration": "1:00"}, "ended_at"),
+    ],
+    ids=[
+        "no-end",
+        "end-before-start",
+        "over-a-day",
+        "bad-duration",
+        "bad-time",
+        "bad-billable",
+        "bad-id",
+        "too-many-tags",
+        "end-and-duration-disagree",
+        "future",
+    ],
+)
+def test_bad_rows_name_the_field(extra: dict[str, str], field: str) -> None:
+    error = one({**BASE, **extra})
+    assert isinstance(error, RowError)
+    assert (error.row, error.field) == (1, field)
+
+
+def test_csv_headers_are_normalised_and_blank_lines_skipped() -> None:
+    text = (
+        "Email,Project Code,Start-Date,Start Time,Duration\r\n"
+        "a@b.c,WEB,2026-05-04,09:00,0:45\r\n\r\n"
+    )
+    records = list(csv_records(text))
+    assert records == [
+        {
+            "email": "a@b.c",
+            "project_code": "WEB",
+            "start_date": "2026-05-04",
+            "start_time": "09:00",
+            "duration": "0:45",
+        }
+    ]
+
+
+def test_short_csv_line_is_a_row_error() -> None:
+    valid, errors = validate_rows(csv_records("email,duration\r\nx\r\n"), BERLIN, NOW)
+    assert valid == []
+    assert [(e.row, e.field) for e in errors] == [(1, "row")]
+
+
+def test_formula_guard_of_an_export_is_removed() -> None:
+    row = one(
+        {**BASE, "start_time": "09:00", "duration": "1:00", "description": "'=1+1", "tags": "'-x,y"}
+    )
+    assert isinstance(row, ImportRow)
+    assert row.description == "=1+1"
+    assert row.tags == ("-x", "y")
+
+
+def test_rows_overlapping_an_earlier_row_of_the_member_are_refused() -> None:
+    t = datetime(2026, 5, 4, 9, tzinfo=UTC)
+
+    def r(n: int, start_h: float, end_h: float) -> ImportRow:
+        return ImportRow(
+            n,
+            MEMBER,
+            "P",
+            t + timedelta(hours=start_h),
+            t + timedelta(hours=end_h),
+            None,
+            None,
+            "",
+            (),
+        )
+
+    rows = [r(1, 0, 2), r(2, 1, 3), r(3, 2, 4), r(4, 3.5, 5), r(5, 10, 11)]
+    other = uuid.UUID(int=9)
+    member_of = {1: MEMBER, 2: MEMBER, 3: MEMBER, 4: MEMBER, 5: other}
+
+    errors = overlapping_in_batch(rows, member_of)
+
+    assert [(e.row, e.detail) for e in errors] == [(2, "overlaps row 1"), (4, "overlaps row 3")]
