@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
@@ -61,6 +61,14 @@ class TimeSummary(BaseModel):
     totals: Totals
 
 
+def _midnight(day: date, days_later: int, zone: ZoneInfo, parameter: str) -> datetime:
+    """Start of `day` + `days_later` in `zone`, in UTC; 422 where that is not a datetime."""
+    try:
+        return datetime.combine(day + timedelta(days=days_later), time(), zone).astimezone(UTC)
+    except OverflowError:
+        raise InvalidListParameter(parameter, f"{day} is out of range in {zone.key}") from None
+
+
 def _line(r: SummaryRow) -> SummaryLine:
     totals = Totals.of(r.billable_seconds, r.non_billable_seconds, r.entries)
     return SummaryLine(period_start=r.period_start, group_id=r.group_id, **totals.model_dump())
@@ -90,8 +98,8 @@ async def get_time_summary(
         raise InvalidListParameter(
             "to", f"a {period} summary spans at most {MAX_DAYS[period]} days"
         )
-    start = datetime.combine(date_from, time(), zone)
-    end = datetime.combine(date_to + timedelta(days=1), time(), zone)
+    start = _midnight(date_from, 0, zone, "from")
+    end = _midnight(date_to, 1, zone, "to")
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         found = await time_summary(
             conn,

@@ -35,6 +35,13 @@ async def get(conn: Connection, client_id: UUID, *, lock: bool = False) -> Clien
     return await rows.fetch(conn, TABLE, Client, client_id, lock=lock)
 
 
+async def referenced(conn: Connection, client_id: UUID) -> Client | None:
+    """The client, key-share locked so it cannot be deleted before the referencing write
+    commits (a concurrent delete makes this None)."""
+    row = await conn.fetchrow(rows.select_sql(TABLE, Client) + " FOR KEY SHARE", client_id)
+    return None if row is None else rows.from_row(Client, row)
+
+
 async def has_time(conn: Connection, client_id: UUID) -> bool:
     return bool(await conn.fetchval(_HAS_ENTRIES, client_id))
 

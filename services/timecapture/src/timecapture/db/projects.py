@@ -31,6 +31,16 @@ async def of_client(conn: Connection, client_id: UUID) -> list[Project]:
     return [rows.from_row(Project, r) for r in found]
 
 
+async def managed_by(conn: Connection, member_id: UUID) -> list[Project]:
+    """Projects listing the member in `manager_ids`, locked for update."""
+    found = await conn.fetch(
+        f"SELECT {', '.join(rows.columns(Project))} FROM projects"
+        " WHERE $1 = ANY(manager_ids) FOR UPDATE",
+        member_id,
+    )
+    return [rows.from_row(Project, r) for r in found]
+
+
 async def has_time(conn: Connection, project_id: UUID) -> bool:
     """Whether time was ever logged or a timer run on the project."""
     return bool(

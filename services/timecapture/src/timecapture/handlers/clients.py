@@ -77,6 +77,9 @@ async def delete_client(
 
     async def write(conn: Connection) -> Client | None:
         client = await _locked(conn, client_id, if_match)
+        # Locking the projects first waits for entry and timer writes holding them, so the
+        # time check below sees what they committed.
+        projects = await project_rows.of_client(conn, client_id)
         if await rows.has_time(conn, client_id):
             archived = revised(client, {"archived": True}, now)
             if archived is not client:
@@ -85,7 +88,7 @@ async def delete_client(
                     conn, client_event(archived, event_id=runtime.new_id(), occurred_at=now)
                 )
             return archived
-        for project in await project_rows.of_client(conn, client_id):
+        for project in projects:
             await project_rows.delete(conn, project.id)
             await enqueue(
                 conn,

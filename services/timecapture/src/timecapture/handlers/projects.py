@@ -41,7 +41,7 @@ async def create_project(
     )
 
     async def write(conn: Connection) -> Project:
-        client = await client_rows.get(conn, project.client_id)
+        client = await client_rows.referenced(conn, project.client_id)
         if client is None:
             raise ProjectInvalid("client_id", f"no client {project.client_id} in this tenant")
         if client.archived:
@@ -71,7 +71,7 @@ async def revise_project(
         new = revised(project, changes, now)
         if new is project:
             return project
-        await _check_managers(conn, new)
+        await _check_managers(conn, new, project.manager_ids)
         await rows.update(conn, new)
         await enqueue(conn, project_event(new, event_id=runtime.new_id(), occurred_at=now))
         if (new.budget_hours, new.budget_amount_minor) != (
@@ -119,8 +119,12 @@ async def delete_project(
     return await transaction(runtime, identity, write)
 
 
-async def _check_managers(conn: Connection, project: Project) -> None:
-    unknown = await conn.fetchval(_UNKNOWN_MEMBERS, list(project.manager_ids))
+async def _check_managers(conn: Connection, project: Project, known: tuple[UUID, ...] = ()) -> None:
+    """Managers added (those not in `known`) must be members of the tenant."""
+    added = [m for m in project.manager_ids if m not in known]
+    if not added:
+        return
+    unknown = await conn.fetchval(_UNKNOWN_MEMBERS, added)
     if unknown:
         index = project.manager_ids.index(unknown[0])
         raise ProjectInvalid(f"manager_ids/{index}", f"no member {unknown[0]} in this tenant")
