@@ -8,7 +8,7 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.bulk import time_entry_event_json
+from contracts.bulk import time_entry_event_json, utc_text
 from contracts.events.time_entries import TimeEntryState
 from contracts.registry import build_event, decode_event, encode_event
 
@@ -96,3 +96,21 @@ def test_bytes_equal_the_pydantic_envelope(
 
     assert fast == expected
     assert decode_event(fast).payload == state
+    as_text = time_entry_event_json(
+        event_type=event_type,
+        event_id=str(event_id),
+        occurred_at=utc_text(occurred_at),
+        tenant_id=str(tenant_id),
+        producer="timecapture",
+        entry_id=str(entry_id),
+        version=version,
+        member_id=str(member_id),
+        project_id=str(project_id),
+        task=task,
+        description=description,
+        started_at=started,
+        ended_at=ended,
+        billable=billable,
+        tags=tags,
+    )
+    assert as_text == expected

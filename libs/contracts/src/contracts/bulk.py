@@ -12,27 +12,30 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-__all__ = ["time_entry_event_json"]
+__all__ = ["time_entry_event_json", "utc_text"]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = json.encoder.encode_basestring  # what JSONEncoder(ensure_ascii=False) uses for str
 
 
-def _instant(value: datetime) -> str:
-    # pydantic writes UTC as "Z" and microseconds only when non-zero.
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def utc_text(value: datetime) -> str:
+    """An instant as pydantic writes it: UTC, "Z", microseconds only when non-zero."""
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def time_entry_event_json(
     *,
     event_type: str,
-    event_id: UUID,
-    occurred_at: datetime,
-    tenant_id: UUID,
+    event_id: UUID | str,
+    occurred_at: datetime | str,
+    tenant_id: UUID | str,
     producer: str,
-    entry_id: UUID,
+    entry_id: UUID | str,
     version: int,
-    member_id: UUID,
-    project_id: UUID,
+    member_id: UUID | str,
+    project_id: UUID | str,
     task: str | None,
     description: str,
     started_at: datetime,
@@ -40,15 +43,21 @@ def time_entry_event_json(
     billable: bool,
     tags: Sequence[str],
 ) -> bytes:
-    """Envelope JSON of a `time_entry.logged/revised/deleted` v1 event (datetimes as UTC)."""
+    """Envelope JSON of a `time_entry.logged/revised/deleted` v1 event (datetimes as UTC).
+
+    Ids may be given as canonical lower-case text; `occurred_at` as `utc_text(...)`, so a
+    batch formats it once.
+    """
+    occurred = occurred_at if isinstance(occurred_at, str) else utc_text(occurred_at)
     seconds = int((ended_at - started_at).total_seconds())
     return (
         f'{{"event_id":"{event_id}","event_type":"{event_type}","schema_version":1,'
-        f'"occurred_at":"{_instant(occurred_at)}","tenant_id":"{tenant_id}",'
+        f'"occurred_at":"{occurred}","tenant_id":"{tenant_id}",'
         f'"producer":{_dumps(producer)},"correlation_id":null,"causation_id":null,'
         f'"payload":{{"entry_id":"{entry_id}","version":{version},"member_id":"{member_id}",'
-        f'"project_id":"{project_id}","task":{_dumps(task)},"description":{_dumps(description)},'
-        f'"started_at":"{_instant(started_at)}","ended_at":"{_instant(ended_at)}",'
+        f'"project_id":"{project_id}","task":{"null" if task is None else _string(task)},'
+        f'"description":{_string(description)},'
+        f'"started_at":"{utc_text(started_at)}","ended_at":"{utc_text(ended_at)}",'
         f'"duration_seconds":{seconds},"billable":{"true" if billable else "false"},'
-        f'"tags":{_dumps(list(tags))}}}}}'
+        f'"tags":[{",".join(map(_string, tags))}]}}}}'
     ).encode()

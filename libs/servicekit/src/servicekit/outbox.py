@@ -77,7 +77,7 @@ async def enqueue_many(conn: Connection, envelopes: Sequence[EventEnvelope[Any]]
 class EncodedEvent:
     """An event already encoded by its contract (see `contracts.bulk`), for bulk staging."""
 
-    event_id: UUID
+    event_id: UUID | str
     event_type: str
     schema_version: int
     topic: str

@@ -175,4 +175,37 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, str]:
         raise InvalidListParameter("cursor", f"was made for sort={token}, not sort={sort.token}")
     if value is None:
         raise InvalidListParameter("cursor", "cannot continue after a null sort value")
+    parse = _CURSOR_VALUE.get(sort.column.sql_type, str)
+    try:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise TypeError(value)
+        # Checked here, so a forged value is a 422 and never reaches the SQL cast.
+        parse(value)
+    except (TypeError, ValueError):
+        raise InvalidListParameter("cursor", "not a cursor this API returned") from None
     return str(value), str(last_id)
+
+
+def _strict_datetime(value: str) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(value)
+    return parsed
+
+
+def _text(value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+_CURSOR_VALUE: dict[str, Callable[[Any], object]] = {
+    "timestamptz": _strict_datetime,
+    "date": date.fromisoformat,
+    "text": _text,
+    "uuid": UUID,
+    "integer": int,
+    "bigint": int,
+}

@@ -356,11 +356,6 @@ def forged_cursor(sort: str, value: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="servicekit.pagination casts the cursor value in SQL (`::text::timestamptz`); "
-    "a value Postgres cannot cast raises asyncpg DataError, answered 500",
-)
 @pytest.mark.parametrize(
     "cursor",
     [forged_cursor("created_at", "soon"), forged_cursor("created_at", [1, 2])],

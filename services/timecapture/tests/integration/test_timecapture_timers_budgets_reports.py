@@ -754,11 +754,6 @@ async def test_summary_is_readable_by_viewers(
     assert r.json()["group_by"] == "project"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="views/time_summary.py sums exact epoch seconds and rounds the total, while an "
-    "entry's duration_seconds (events, API) truncates each entry's fractional second",
-)
 async def test_summary_seconds_are_the_sum_of_the_entries_durations(
     api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
 ) -> None:

@@ -53,9 +53,7 @@ async def create_service_roles(
                 f"PASSWORD {password}"
             )
             # TEMPORARY: bulk imports COPY into a temporary table (COPY refuses tables with RLS).
-            await conn.execute(
-                f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(database)} TO {role}"
-            )
+            await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(database)} TO {role}")
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {role} AUTHORIZATION {role}")
             await conn.execute(f"REVOKE ALL ON SCHEMA {role} FROM PUBLIC")
             await conn.execute(

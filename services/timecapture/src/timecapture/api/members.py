@@ -40,7 +40,11 @@ class MemberIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, description="Full name.")
     email: EmailStr = Field(description="Unique in the tenant.")
-    role: Role = Field("member", description="`manager` may log time for others.")
+    role: Role = Field(
+        "member",
+        description="Informational. Who may log time for others is decided by the caller's "
+        "gateway role and by the projects' `manager_ids`.",
+    )
     principal: str | None = Field(
         None,
         min_length=1,

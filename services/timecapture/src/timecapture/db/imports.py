@@ -84,7 +84,7 @@ async def existing_periods(
     return [(r["member_id"], r["started_at"], r["ended_at"]) for r in found]
 
 
-async def already_stored(conn: Connection, entry_id: UUID) -> bool:
+async def already_stored(conn: Connection, entry_id: UUID | str) -> bool:
     return bool(
         await conn.fetchval("SELECT EXISTS (SELECT 1 FROM time_entries WHERE id = $1)", entry_id)
     )

@@ -23,7 +23,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
@@ -87,13 +87,15 @@ def csv_records(text: str) -> Iterable[dict[str, str]]:
 
 def _text(raw: Mapping[str, Any], name: str) -> str | None:
     value = raw.get(name)
-    if value is None:
+    if not value:
         return None
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise _Bad(name, "must be a string")
     value = value.strip()
     # Exports guard spreadsheet formulas with a leading apostrophe; take it off again.
-    return _unguarded(value) or None
+    if value[:1] == "'":
+        value = _unguarded(value)
+    return value or None
 
 
 def _ref(raw: Mapping[str, Any], id_name: str, alt_name: str) -> UUID | str:
@@ -127,7 +129,9 @@ def _local(raw: Mapping[str, Any], prefix: str, zone: tzinfo) -> datetime | None
     if day is None or clock is None:
         raise _Bad(f"{prefix}_date", f"give both {prefix}_date and {prefix}_time")
     try:
-        parsed = datetime.combine(date.fromisoformat(day), time.fromisoformat(clock))
+        parsed = datetime.fromisoformat(f"{day}T{clock}")
+        if len(day) != 10 or parsed.tzinfo is not None:
+            raise ValueError(day)
     except ValueError:
         raise _Bad(f"{prefix}_time", "is not YYYY-MM-DD and HH:MM[:SS]") from None
     return parsed.replace(tzinfo=zone)
@@ -239,10 +243,19 @@ def _row(n: int, raw: Mapping[str, Any], zone: tzinfo, now: datetime) -> ImportR
     )
 
 
+def json_records(items: list[Any]) -> list[Any]:
+    """JSON objects with their keys read like CSV headers."""
+    return [
+        {_key(str(k)): v for k, v in item.items()} if isinstance(item, dict) else item
+        for item in items
+    ]
+
+
 def validate_rows(
     records: Iterable[Mapping[str, Any]], zone: tzinfo, now: datetime
 ) -> tuple[list[ImportRow], list[RowError]]:
-    """Each record checked on its own; rows are numbered from 1 (the first after the header)."""
+    """Each record (keys as `csv_records` or `json_records` give them) checked on its own;
+    rows are numbered from 1, the first after the header."""
     valid: list[ImportRow] = []
     errors: list[RowError] = []
     for n, raw in enumerate(records, start=1):
@@ -250,7 +263,7 @@ def validate_rows(
             errors.append(RowError(n, "row", "must be an object"))
             continue
         try:
-            valid.append(_row(n, {_key(k): v for k, v in raw.items()}, zone, now))
+            valid.append(_row(n, raw, zone, now))
         except _Bad as bad:
             errors.append(RowError(n, bad.field, bad.detail))
     return valid, errors

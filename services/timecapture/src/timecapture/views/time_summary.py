@@ -14,14 +14,15 @@ GroupBy = Literal["member", "project", "client"]
 
 _GROUP_COLUMN = {"member": "e.member_id", "project": "e.project_id", "client": "p.client_id"}
 
-# Periods are calendar periods in the caller's timezone (weeks start on Monday, ISO 8601);
-# an entry counts in the period where it starts.
+# Seconds are each entry's whole seconds (its duration_seconds), summed. Periods are calendar
+# periods in the caller's timezone (weeks start on Monday, ISO 8601); an entry counts in the
+# period where it starts.
 _SQL = """
 SELECT date_trunc('{period}', e.started_at AT TIME ZONE $1)::date AS period_start,
        {group} AS group_id,
-       sum(extract(epoch FROM e.ended_at - e.started_at))
+       sum(floor(extract(epoch FROM e.ended_at - e.started_at)))
            FILTER (WHERE e.billable)::bigint AS billable_seconds,
-       sum(extract(epoch FROM e.ended_at - e.started_at))
+       sum(floor(extract(epoch FROM e.ended_at - e.started_at)))
            FILTER (WHERE NOT e.billable)::bigint AS non_billable_seconds,
        count(*) AS entries
 FROM time_entries e
