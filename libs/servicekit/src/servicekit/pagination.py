@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -190,13 +190,15 @@ def _strict_datetime(value: str) -> datetime:
     if not isinstance(value, str):
         raise TypeError(value)
     parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
+    offset = parsed.utcoffset()
+    # Postgres accepts offsets up to 15:59 only.
+    if offset is None or abs(offset) >= timedelta(hours=16):
         raise ValueError(value)
     return parsed
 
 
 def _text(value: str) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise TypeError(value)
     return value
 

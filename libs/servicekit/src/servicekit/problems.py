@@ -6,6 +6,7 @@ import logging
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -147,6 +148,19 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_unstorable(request: Request, exc: Exception) -> JSONResponse:
+    # Input that passed validation but Postgres cannot store (a NUL character, a number or
+    # date beyond its range): the client's fault, and nothing was written.
+    log.info("unstorable input on %s %s: %r", request.method, request.url.path, exc)
+    return problem_response(
+        422,
+        "Unstorable value",
+        f"a value cannot be stored: {getattr(exc, 'message', None) or exc}",
+        slug="unstorable-value",
+        instance=request.url.path,
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -167,4 +181,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(asyncpg.exceptions.DataError, _on_unstorable)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -669,3 +669,58 @@ async def test_a_void_seen_before_its_issue_leaves_the_entries_editable(
         f"/v1/time-entries/{entry['id']}", headers={**probe.headers(tenant_id), **version(1)}
     )
     assert r.status_code == 204, r.text
+
+
+async def test_rebilled_entry_stays_locked_when_the_new_issue_arrives_before_the_old_void(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    entry = await log(api, probe, catalog)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await produce(
+        probe.infra, "invoice-issued", issued(tenant_id, catalog.client_id, first, [entry["id"]])
+    )
+    await invoice_seen(probe, tenant_id, first, "issued_at")
+    # Invoicing voided the first invoice and billed the entry again; the topics are not
+    # ordered with each other, so the second issue is seen first.
+    await produce(
+        probe.infra, "invoice-issued", issued(tenant_id, catalog.client_id, second, [entry["id"]])
+    )
+    await invoice_seen(probe, tenant_id, second, "issued_at")
+    await produce(
+        probe.infra, "invoice-voided", voided(tenant_id, catalog.client_id, first, [entry["id"]])
+    )
+    await invoice_seen(probe, tenant_id, first, "voided_at")
+
+    assert await invoice_of(probe, tenant_id, entry["id"]) == second
+    r = await api.delete(
+        f"/v1/time-entries/{entry['id']}", headers={**probe.headers(tenant_id), **version(1)}
+    )
+    assert problem_of(r, 409, "time-entry-locked")["invoice_id"] == str(second)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status"),
+    [
+        ({"description": "nul \x00 byte"}, 422),
+        ({"started_at": "9999-12-31T23:00:00-01:00", "duration_minutes": 90}, 422),
+        ({"started_at": "0001-01-01T00:00:00+01:00", "duration_minutes": 30}, 422),
+    ],
+    ids=["nul", "year-9999", "year-1"],
+)
+async def test_unstorable_values_are_422_and_write_nothing(
+    api: httpx.AsyncClient,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
+    overrides: dict[str, Any],
+    status: int,
+) -> None:
+    body = probe.entry_body(catalog, **overrides)
+    if "duration_minutes" in overrides:
+        del body["ended_at"]
+
+    r = await api.post("/v1/time-entries", json=body, headers=probe.headers(tenant_id))
+
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    await probe.assert_nothing_written(tenant_id)

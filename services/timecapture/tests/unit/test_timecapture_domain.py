@@ -100,7 +100,7 @@ def test_entry_with_duration_ends_after_that_duration() -> None:
 @given(
     start=st.datetimes(
         min_value=datetime(2000, 1, 1),
-        max_value=datetime(2100, 1, 1),
+        max_value=datetime(2099, 12, 30),  # entries lie before LATEST (2099-12-31)
         timezones=st.builds(
             timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))
         ),
@@ -207,3 +207,11 @@ def test_offsets_are_compared_as_instants() -> None:
     start = datetime(2025, 3, 14, 9, 0, tzinfo=paris)
     end_in_utc = datetime(2025, 3, 14, 8, 30, tzinfo=UTC)
     assert log(command(start, ended_at=end_in_utc)).duration_seconds == 30 * 60
+
+
+@pytest.mark.parametrize(
+    "start", [datetime(1969, 12, 31, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)]
+)
+def test_starts_outside_the_supported_calendar_are_refused(start: datetime) -> None:
+    error = refused(command(start, duration=timedelta(hours=1)), now=start + timedelta(hours=2))
+    assert error.field == "started_at"

@@ -43,7 +43,9 @@ def test_end_forms_give_the_same_length(extra: dict[str, str], minutes: float) -
     row = one({**BASE, **extra})
     assert isinstance(row, ImportRow)
     assert row.ended_at - row.started_at == timedelta(minutes=minutes)
-    assert row.started_at.utcoffset() == timedelta(hours=2)  # CEST on 4 May
+    # Stored in UTC; 4 May is CEST (UTC+2).
+    assert row.started_at.utcoffset() == timedelta(0)
+    assert row.started_at.astimezone(BERLIN).strftime("%H:%M") == extra["start_time"]
 
 
 def test_references_are_ids_or_lowercased_email_and_codes() -> None:
@@ -167,3 +169,63 @@ def test_rows_overlapping_an_earlier_row_of_the_member_are_refused() -> None:
     errors = overlapping_in_batch(rows, member_of)
 
     assert [(e.row, e.detail) for e in errors] == [(2, "overlaps row 1"), (4, "overlaps row 3")]
+
+
+def test_local_times_across_a_dst_change_keep_their_real_length() -> None:
+    # Europe/Berlin springs forward at 02:00 on 31 March 2024: 01:00-04:00 lasts two hours.
+    row = one(
+        {
+            **BASE,
+            "start_date": "2024-03-31",
+            "start_time": "01:00",
+            "end_date": "2024-03-31",
+            "end_time": "04:00",
+        }
+    )
+    assert isinstance(row, ImportRow)
+    assert row.ended_at - row.started_at == timedelta(hours=2)
+    assert row.started_at == datetime(2024, 3, 31, 0, 0, tzinfo=UTC)
+    by_duration = one(
+        {**BASE, "start_date": "2024-03-31", "start_time": "01:00", "duration": "3:00"}
+    )
+    assert isinstance(by_duration, ImportRow)
+    assert by_duration.ended_at == datetime(2024, 3, 31, 3, 0, tzinfo=UTC)  # 05:00 local
+
+
+@pytest.mark.parametrize(
+    ("start", "end_time", "detail"),
+    [("02:30", "03:10", "does not exist"), ("02:30", "04:00", "does not exist")],
+)
+def test_skipped_local_times_are_refused(start: str, end_time: str, detail: str) -> None:
+    error = one(
+        {
+            **BASE,
+            "start_date": "2024-03-31",
+            "start_time": start,
+            "end_date": "2024-03-31",
+            "end_time": end_time,
+        }
+    )
+    assert isinstance(error, RowError)
+    assert detail in error.detail
+
+
+def test_repeated_local_times_are_refused_as_ambiguous() -> None:
+    # Autumn: 02:00-03:00 happens twice in Berlin on 27 October 2024.
+    error = one({**BASE, "start_date": "2024-10-27", "start_time": "02:30", "duration": "0:10"})
+    assert isinstance(error, RowError)
+    assert "ambiguous" in error.detail
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"start_time": "09:00", "duration": "1:00", "description": "a\x00b"},
+        {"start_time": "09:00", "duration": "99999999999:00"},
+        {"start_date": "9999-12-31", "start_time": "23:00", "duration": "5:00"},
+        {"start_date": "0001-01-01", "start_time": "00:00", "duration": "1:00"},
+    ],
+    ids=["nul", "huge-duration", "year-9999", "year-1"],
+)
+def test_unstorable_rows_are_row_errors(extra: dict[str, str]) -> None:
+    assert isinstance(one({**BASE, **extra}), RowError)

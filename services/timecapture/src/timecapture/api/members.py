@@ -52,7 +52,7 @@ class MemberIn(BaseModel):
         description="Gateway identity (user or API key principal) that acts as this member.",
     )
     cost_rate_minor: int | None = Field(
-        None, ge=0, description="What an hour of this member costs, in minor units."
+        None, ge=0, le=10**12, description="What an hour of this member costs, in minor units."
     )
     cost_currency: CurrencyCode | None = Field(None, description="Currency of the cost rate.")
 
@@ -70,7 +70,7 @@ class MemberPatch(BaseModel):
     email: EmailStr | None = None
     role: Role | None = None
     principal: str | None = Field(None, min_length=1, max_length=200)
-    cost_rate_minor: int | None = Field(None, ge=0)
+    cost_rate_minor: int | None = Field(None, ge=0, le=10**12)
     cost_currency: CurrencyCode | None = None
     archived: bool | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -48,7 +48,7 @@ class ProjectIn(BaseModel):
     billable_by_default: bool = Field(True, description="`billable` of new entries by default.")
     budget_hours: Hours | None = Field(None, description="Hour budget (all tracked time).")
     budget_amount_minor: int | None = Field(
-        None, ge=0, description="Cost budget in minor units of the client's currency."
+        None, ge=0, le=10**15, description="Cost budget in minor units of the client's currency."
     )
     rounding_increment_minutes: Increment = Field(1, description="Billed time per entry.")
     rounding_mode: Mode = Field("nearest", description="Direction of the per-entry rounding.")
@@ -64,7 +64,7 @@ class ProjectPatch(BaseModel):
     code: Code | None = None
     billable_by_default: bool | None = None
     budget_hours: Hours | None = None
-    budget_amount_minor: int | None = Field(None, ge=0)
+    budget_amount_minor: int | None = Field(None, ge=0, le=10**15)
     rounding_increment_minutes: Increment | None = None
     rounding_mode: Mode | None = None
     manager_ids: list[UUID] | None = Field(None, max_length=100)
@@ -132,7 +132,7 @@ class ProjectOut(BaseModel):
 def _percent(used: int, budget: int | None) -> Decimal | None:
     if not budget:
         return None
-    return (Decimal(used) * 100 / budget).quantize(Decimal("0.1"))
+    return (Decimal(used) * 100 / budget).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def _usage_out(p: Project, u: Usage) -> UsageOut:

@@ -29,7 +29,8 @@ FOR KEY SHARE OF p
 
 _EXISTING = """
 SELECT member_id, started_at, ended_at FROM time_entries
-WHERE member_id = ANY($1::uuid[]) AND deleted_at IS NULL AND started_at < $3 AND ended_at > $2
+WHERE member_id = ANY($1::uuid[]) AND deleted_at IS NULL AND started_at < $3
+  AND started_at > $2::timestamptz - interval '24 hours' AND ended_at > $2
 """
 
 
@@ -84,10 +85,14 @@ async def existing_periods(
     return [(r["member_id"], r["started_at"], r["ended_at"]) for r in found]
 
 
-async def already_stored(conn: Connection, entry_id: UUID | str) -> bool:
-    return bool(
-        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM time_entries WHERE id = $1)", entry_id)
+async def stored_count(conn: Connection, entry_ids: list[str]) -> int:
+    """How many of these ids are stored already (none, unless an attempt committed)."""
+    if not entry_ids:
+        return 0
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM time_entries WHERE id = ANY($1::uuid[])", entry_ids
     )
+    return count
 
 
 async def copy_entries(conn: Connection, records: list[tuple[Any, ...]]) -> None:

@@ -37,19 +37,36 @@ SELECT m.archived AS member_archived, m.cost_rate_minor, m.cost_currency,
 FROM (VALUES (1)) AS one LEFT JOIN m ON true LEFT JOIN p ON true
 """
 
+# Entries span at most 24 hours, so only those starting in the day before can reach into
+# the period: the index range stays small however long the member's history.
 _OVERLAP = """
 SELECT id FROM time_entries
 WHERE member_id = $1 AND deleted_at IS NULL AND id <> $2
-  AND started_at < $4 AND ended_at > $3
+  AND started_at < $4 AND started_at > $3::timestamptz - interval '24 hours' AND ended_at > $3
 ORDER BY started_at LIMIT 1
 """
 
 _LOCK_FOR_INVOICE = """
-UPDATE time_entries SET invoice_id = $1
-WHERE id = ANY($2::uuid[]) AND invoice_id IS NULL
+WITH held AS (
+    INSERT INTO invoice_entries (tenant_id, invoice_id, entry_id)
+    SELECT current_tenant(), $1, unnest($2::uuid[])
+    ON CONFLICT DO NOTHING
+)
+UPDATE time_entries SET invoice_id = $1 WHERE id = ANY($2::uuid[])
 """
 
-_UNLOCK_FOR_INVOICE = "UPDATE time_entries SET invoice_id = NULL WHERE invoice_id = $1"
+# Entries still held by another issued invoice keep pointing at it.
+_UNLOCK_FOR_INVOICE = """
+WITH released AS (
+    DELETE FROM invoice_entries WHERE invoice_id = $1 RETURNING entry_id
+)
+UPDATE time_entries e
+SET invoice_id = (
+    SELECT h.invoice_id FROM invoice_entries h WHERE h.entry_id = e.id AND h.invoice_id <> $1
+    ORDER BY h.invoice_id LIMIT 1
+)
+WHERE e.id IN (SELECT entry_id FROM released)
+"""
 
 
 async def context(

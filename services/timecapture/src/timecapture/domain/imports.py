@@ -23,12 +23,12 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from timecapture.domain.time_entries import FUTURE_TOLERANCE, MAX_DURATION
+from timecapture.domain.time_entries import EARLIEST, FUTURE_TOLERANCE, LATEST, MAX_DURATION
 
 TRUE = frozenset({"yes", "y", "true", "t", "1"})
 FALSE = frozenset({"no", "n", "false", "f", "0"})
@@ -92,6 +92,8 @@ def _text(raw: Mapping[str, Any], name: str) -> str | None:
     if type(value) is not str:
         raise _Bad(name, "must be a string")
     value = value.strip()
+    if "\x00" in value:
+        raise _Bad(name, "contains a NUL character")
     # Exports guard spreadsheet formulas with a leading apostrophe; take it off again.
     if value[:1] == "'":
         value = _unguarded(value)
@@ -119,7 +121,15 @@ def _instant(raw: Mapping[str, Any], name: str) -> datetime | None:
         raise _Bad(name, "is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         raise _Bad(name, "must carry a UTC offset")
-    return parsed
+    return _utc(parsed, name)
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    """Every later step works on UTC instants: durations are then real elapsed time, also
+    across a daylight-saving change."""
+    if not EARLIEST <= value <= LATEST:
+        raise _Bad(field, f"must lie between {EARLIEST.year} and {LATEST.year}")
+    return value.astimezone(UTC)
 
 
 def _local(raw: Mapping[str, Any], prefix: str, zone: tzinfo) -> datetime | None:
@@ -134,7 +144,15 @@ def _local(raw: Mapping[str, Any], prefix: str, zone: tzinfo) -> datetime | None
             raise ValueError(day)
     except ValueError:
         raise _Bad(f"{prefix}_time", "is not YYYY-MM-DD and HH:MM[:SS]") from None
-    return parsed.replace(tzinfo=zone)
+    local = parsed.replace(tzinfo=zone)
+    instant = _utc(local, f"{prefix}_time")
+    # A wall time skipped by a daylight-saving change does not come back from UTC unchanged;
+    # one repeated by it has two instants. Both are refused rather than guessed.
+    if instant.astimezone(zone).replace(tzinfo=None) != parsed:
+        raise _Bad(f"{prefix}_time", f"does not exist in {zone} (clocks skip it)")
+    if local.utcoffset() != local.replace(fold=1).utcoffset():
+        raise _Bad(f"{prefix}_time", f"is ambiguous in {zone}; give started_at with an offset")
+    return instant
 
 
 def _unguarded(value: str) -> str:
@@ -199,6 +217,13 @@ def _tags(raw: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _row(n: int, raw: Mapping[str, Any], zone: tzinfo, now: datetime) -> ImportRow:
+    try:
+        return _checked_row(n, raw, zone, now)
+    except OverflowError:
+        raise _Bad("duration", "is beyond the calendar") from None
+
+
+def _checked_row(n: int, raw: Mapping[str, Any], zone: tzinfo, now: datetime) -> ImportRow:
     if "__columns__" in raw:
         raise _Bad("row", str(raw["__columns__"]))
     member = _ref(raw, "member_id", "email")

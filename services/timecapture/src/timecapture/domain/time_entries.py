@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,6 +16,9 @@ from timecapture.domain.errors import NotYourTime, TimeEntryInvalid, TimeEntryLo
 from timecapture.domain.records import revised
 
 MAX_DURATION = timedelta(hours=24)
+# Far outside any real work, and inside every calendar the stack uses (Python, Postgres, JSON).
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2099, 12, 31, tzinfo=UTC)
 # Clocks drift between a member's laptop and our servers.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EDITABLE = frozenset(
@@ -91,7 +94,12 @@ class EntryContext:
 def end_of(started_at: datetime, ended_at: datetime | None, duration: timedelta | None) -> datetime:
     if (ended_at is None) == (duration is None):
         raise TimeEntryInvalid("ended_at", "give exactly one of ended_at and duration_minutes")
-    return ended_at if ended_at is not None else started_at + (duration or timedelta())
+    if ended_at is not None:
+        return ended_at
+    try:
+        return started_at + (duration or timedelta())
+    except OverflowError:
+        raise TimeEntryInvalid("started_at", "is beyond the calendar") from None
 
 
 def check_times(started_at: datetime, ended_at: datetime, now: datetime) -> None:
@@ -99,6 +107,9 @@ def check_times(started_at: datetime, ended_at: datetime, now: datetime) -> None
         raise TimeEntryInvalid("started_at", "must carry a UTC offset")
     if ended_at.tzinfo is None:
         raise TimeEntryInvalid("ended_at", "must carry a UTC offset")
+    for name, value in (("started_at", started_at), ("ended_at", ended_at)):
+        if not EARLIEST <= value <= LATEST:
+            raise TimeEntryInvalid(name, f"must lie between {EARLIEST.year} and {LATEST.year}")
     if ended_at <= started_at:
         raise TimeEntryInvalid("ended_at", "must be after started_at")
     if ended_at - started_at > MAX_DURATION:

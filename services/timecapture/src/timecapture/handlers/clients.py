@@ -55,6 +55,10 @@ async def revise_client(
         new = revised(client, changes, now)
         if new is client:
             return client
+        if new.currency != client.currency:
+            # Entries price their cost in the client's currency: lock the projects first so
+            # no entry is being logged while the currency changes.
+            await project_rows.of_client(conn, client_id)
         if new.currency != client.currency and await rows.has_time(conn, client_id):
             raise CurrencyLocked(
                 "the client has time entries; its currency is fixed (create a new client)",

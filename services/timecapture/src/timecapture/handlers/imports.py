@@ -70,6 +70,10 @@ async def import_entries(
     assert isinstance(settings, TimecaptureSettings)
 
     async def write(conn: Connection) -> ImportReport:
+        # A retry after a lost COMMIT: the first attempt's rows are there; report them.
+        already = await import_rows.stored_count(conn, [entry_id for entry_id, _ in ids])
+        if already:
+            return ImportReport(mode, received, already, errors, None)
         resolved, refused = await _resolve(conn, identity, valid)
         if settings.reject_overlapping_entries:
             resolved, overlapping = await _without_overlaps(conn, resolved)
@@ -79,7 +83,7 @@ async def import_entries(
             raise ImportRejected(received, bad)
         by_row = {r.row: pair for r, pair in zip(valid, ids, strict=True)}
         stored = [(r, *by_row[r.row.row]) for r in resolved]
-        if stored and not await import_rows.already_stored(conn, stored[0][1]):
+        if stored:
             await _write(conn, runtime, identity, stored, now)
         listed = (
             [UUID(entry_id) for _, entry_id, _ in stored] if received <= MAX_LISTED_IDS else None

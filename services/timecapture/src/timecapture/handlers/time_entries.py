@@ -14,7 +14,7 @@ from servicekit.service import Runtime
 from servicekit.versioning import check_version
 from timecapture.db import invoice_locks
 from timecapture.db import time_entries as rows
-from timecapture.domain.budgets import usage_of
+from timecapture.domain.budgets import Usage, usage_of
 from timecapture.domain.errors import TimeEntryNotFound, TimeEntryOverlaps
 from timecapture.domain.time_entries import (
     LogTimeEntry,
@@ -196,14 +196,13 @@ async def _check_overlap(conn: Connection, runtime: Runtime, entry: TimeEntry) -
 async def _move_usage(
     conn: Connection, runtime: Runtime, old: TimeEntry, new: TimeEntry | None, now: datetime
 ) -> None:
-    before = usage_of(old.duration_seconds, old.cost_minor)
-    if new is None or new.project_id != old.project_id:
-        await track_usage(
-            conn, runtime, old.tenant_id, old.project_id, -before, entry_id=old.id, now=now
-        )
+    deltas = {old.project_id: -usage_of(old.duration_seconds, old.cost_minor)}
     if new is not None:
         after = usage_of(new.duration_seconds, new.cost_minor)
-        delta = after + (-before) if new.project_id == old.project_id else after
+        deltas[new.project_id] = deltas.get(new.project_id, Usage()) + after
+    # Project order, so two moves in opposite directions cannot deadlock on the usage rows.
+    for project_id in sorted(deltas):
+        entry_id = (new or old).id
         await track_usage(
-            conn, runtime, new.tenant_id, new.project_id, delta, entry_id=new.id, now=now
+            conn, runtime, old.tenant_id, project_id, deltas[project_id], entry_id=entry_id, now=now
         )
