@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from bench.event_latency import free_port
-from servicekit.localinfra.catalog import by_name
+from servicekit.localinfra.catalog import by_name, repo_root
 from servicekit.localinfra.stack import Credentials, service_env
 from servicekit.testing import Infra
 
@@ -27,6 +27,7 @@ class Platform:
     gateway: str
     tenant_id: uuid.UUID
     auth: dict[str, str]
+    urls: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,24 @@ async def platform(
             procs.append(
                 # Popen returns at once; the wait for readiness is async below.
                 subprocess.Popen(  # noqa: ASYNC220
-                    [sys.executable, "-m", name], env=env, stderr=subprocess.DEVNULL
+                    [sys.executable, "-m", name], env=env, stderr=_log(name)
                 )
             )
         await _ready(ports)
-        yield Platform(
-            f"http://127.0.0.1:{ports['gateway']}", tenant, {"Authorization": f"Bearer {DEV_KEY}"}
-        )
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        yield Platform(urls["gateway"], tenant, {"Authorization": f"Bearer {DEV_KEY}"}, urls)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+
+
+def _log(name: str) -> int:
+    """Each service's stderr goes to `.local/bench-<name>.log`, for post-mortems."""
+    path = repo_root() / ".local" / f"bench-{name}.log"
+    path.parent.mkdir(exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
 
 async def _ready(ports: dict[str, int]) -> None:
