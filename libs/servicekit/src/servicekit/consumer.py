@@ -1,13 +1,23 @@
 """Idempotent consumer: inbox dedup in the effects' transaction, commit after it, DLQ poison.
 
 Flow per batch from FastStream (ack policy MANUAL):
-1. apply the whole batch in one transaction (fast path);
+1. apply the whole batch in one transaction (fast path), set-based: the events of each
+   tenant are claimed in the inbox with one statement that also scopes the transaction
+   to that tenant, and only the fresh ones reach the handler (the subscription's batch
+   handler in one call, else its handler one event after another); records that are not
+   a valid event are dead-lettered after the commit;
 2. if that fails, apply message by message so one poison message cannot stall the
    others: deterministic failures are retried `max_attempts` times with backoff,
    then published to `<topic>.dlq` with the error in headers; a lost database
    connection is retried without limit, because skipping a healthy message would
    lose it;
 3. only then commit the offsets.
+
+Tracing: FastStream's span covers the batch. The messages of each sampled producer trace
+context also get a `<topic> process` span, child of that trace and linked to the batch
+span (one for all of them: a bulk write's events share it), so every exported trace runs
+from the producer to each consumer; messages of unsampled traces get none (their spans
+would be recorded nowhere, and cost ~20 us each).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
@@ -27,10 +38,11 @@ from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.propagate import extract
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from pydantic import ValidationError
 
-from contracts.envelope import EventEnvelope
-from contracts.registry import decode_event
+from contracts.envelope import EventEnvelope, envelope_model
+from contracts.registry import UnknownEventError, decode_event, spec_for
 from contracts.topics import dlq_topic
 from servicekit.db import RETRYABLE_DB_ERRORS, TENANT_SETTING, Connection, Pool
 from servicekit.metrics import ServiceMetrics
@@ -38,6 +50,7 @@ from servicekit.metrics import ServiceMetrics
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Connection, EventEnvelope[Any]], Awaitable[None]]
+BatchEventHandler = Callable[[Connection, Sequence[EventEnvelope[Any]]], Awaitable[None]]
 
 # Claims the event and scopes the transaction to its tenant in one round trip; a
 # duplicate returns no row and sets nothing.
@@ -48,6 +61,15 @@ RETURNING set_config('{TENANT_SETTING}', $3::text, true) IS NOT NULL
 """
 
 
+# The same for many events of one tenant: one statement claims them all and returns the
+# fresh ones. Sorted, so two transactions claiming overlapping ids take locks in one order.
+_CLAIM_MANY = f"""
+INSERT INTO inbox (consumer, event_id)
+SELECT $1, e FROM unnest($2::uuid[]) AS e ORDER BY e
+ON CONFLICT DO NOTHING
+RETURNING event_id, set_config('{TENANT_SETTING}', $3::text, true)
+"""
+
 _DEAD_LETTERED = """
 INSERT INTO inbox (consumer, event_id, outcome) VALUES ($1, $2, 'dead_lettered')
 ON CONFLICT DO NOTHING
@@ -56,10 +78,17 @@ ON CONFLICT DO NOTHING
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """One topic a service consumes, and the handler applied to each new event."""
+    """One topic a service consumes, and how a new event is applied.
+
+    `handler` applies one event; it is what a batch falls back to, message by message.
+    `batch_handler`, if given, is used instead on the fast path: it gets the fresh events
+    of one tenant (in delivery order, the transaction scoped to that tenant) and must have
+    the same effect as `handler` applied to each of them in that order.
+    """
 
     topic: str
     handler: EventHandler
+    batch_handler: BatchEventHandler | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +116,13 @@ class IdempotentConsumer:
         self.name = name
         self.topic = subscription.topic
         self._handler = subscription.handler
+        self._batch_handler = subscription.batch_handler
         self._pool = pool
         self._producer = producer
         self._metrics = metrics
         self._policy = policy
         self._tracer = trace.get_tracer("servicekit.consumer")
+        self._decode = _Decoder()
 
     def register(self, broker: KafkaBroker) -> None:
         @broker.subscriber(
@@ -128,21 +159,112 @@ class IdempotentConsumer:
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         start = time.perf_counter()
         try:
-            await self._apply_batch(records)
-        except Exception as exc:
-            log.warning("batch of %d failed (%r); applying one by one", len(records), exc)
-            for record in records:
-                await self._apply_one(record)
+            try:
+                malformed = await self._apply_batch(records)
+            except Exception as exc:
+                log.warning("batch of %d failed (%r); applying one by one", len(records), exc)
+                for record in records:
+                    await self._apply_one(record)
+            else:
+                # After the commit: if a send fails, the batch is redelivered, its events are
+                # duplicates by then, and only these records are dead-lettered again.
+                for record, error in malformed:
+                    await self._dead_letter(record, error, attempts=1)
         finally:
             self._metrics.consume_duration.labels(self.name).observe(time.perf_counter() - start)
 
-    async def _apply_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        outcomes: list[str] = []
-        async with self._pool.acquire() as conn, conn.transaction():
-            for record in records:
-                outcomes.append(await self._apply(conn, record))
-        for outcome in outcomes:
-            self._count(outcome)
+    async def _apply_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> list[tuple[ConsumerRecord[Any, Any], Exception]]:
+        """Apply every valid event of the batch in one transaction; return the malformed
+        records (no retry can make them valid) for the caller to dead-letter."""
+        malformed: list[tuple[ConsumerRecord[Any, Any], Exception]] = []
+        by_tenant: dict[UUID, list[_Delivery]] = {}
+        seen: set[UUID] = set()
+        duplicates = 0
+        for record in records:
+            try:
+                envelope = self._decode(record.value)
+            except Exception as exc:
+                if not _is_malformed(exc):
+                    raise
+                malformed.append((record, exc))
+                continue
+            if envelope.event_id in seen:  # delivered twice in one batch
+                duplicates += 1
+                continue
+            seen.add(envelope.event_id)
+            by_tenant.setdefault(envelope.tenant_id, []).append(_Delivery(record, envelope))
+        processed = 0
+        if by_tenant:
+            async with self._pool.acquire() as conn, conn.transaction():
+                for tenant_id, deliveries in by_tenant.items():
+                    fresh = await self._claim(conn, tenant_id, deliveries)
+                    duplicates += len(deliveries) - len(fresh)
+                    if fresh:
+                        await self._handle(conn, fresh)
+                        processed += len(fresh)
+        self._count("processed", processed)
+        self._count("duplicate", duplicates)
+        return malformed
+
+    async def _claim(
+        self, conn: Connection, tenant_id: UUID, deliveries: list[_Delivery]
+    ) -> list[_Delivery]:
+        """Claim one tenant's events in the inbox; the fresh ones, the transaction scoped to
+        the tenant if there are any."""
+        ids = [d.envelope.event_id for d in deliveries]
+        rows = await conn.fetch(_CLAIM_MANY, self.name, ids, str(tenant_id))
+        if len(rows) == len(deliveries):
+            return deliveries
+        claimed = {row["event_id"] for row in rows}
+        return [d for d in deliveries if d.envelope.event_id in claimed]
+
+    async def _handle(self, conn: Connection, fresh: list[_Delivery]) -> None:
+        spans = _ProcessSpans(self, trace.get_current_span())
+        per_delivery = [spans.span_for(d) for d in fresh]
+        try:
+            if self._batch_handler is not None:
+                await self._batch_handler(conn, [d.envelope for d in fresh])
+            else:
+                for delivery, span in zip(fresh, per_delivery, strict=True):
+                    if span is None:
+                        await self._handler(conn, delivery.envelope)
+                    else:
+                        with trace.use_span(
+                            span, record_exception=False, set_status_on_exception=False
+                        ):
+                            await self._handler(conn, delivery.envelope)
+        except BaseException as exc:
+            spans.fail(exc)
+            raise
+        finally:
+            spans.end()
+
+    def _start_message_span(
+        self,
+        record: ConsumerRecord[Any, Any],
+        envelope: EventEnvelope[Any] | None,
+        batch: trace.SpanContext,
+    ) -> Span:
+        """A `<topic> process` span, child of the record's producer trace, linked to the
+        batch's span; `envelope` None: it stands for several records of that trace."""
+        headers = {k: v.decode() for k, v in record.headers or ()}
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": self.topic,
+            "messaging.consumer.group.name": self.name,
+        }
+        if envelope is not None:
+            attributes["messaging.message.id"] = str(envelope.event_id)
+            attributes["messaging.kafka.offset"] = record.offset
+        return self._tracer.start_span(
+            f"{self.topic} process",
+            context=extract(headers),
+            kind=SpanKind.CONSUMER,
+            links=[Link(batch)] if batch.is_valid else None,
+            attributes=attributes,
+        )
 
     async def _apply_one(self, record: ConsumerRecord[Any, Any]) -> None:
         attempt = 0
@@ -171,21 +293,8 @@ class IdempotentConsumer:
         envelope = decode_event(record.value)
         if not await conn.fetchval(_CLAIM, self.name, envelope.event_id, str(envelope.tenant_id)):
             return "duplicate"
-        headers = {k: v.decode() for k, v in record.headers or ()}
-        batch_span = trace.get_current_span().get_span_context()
-        with self._tracer.start_as_current_span(
-            f"{self.topic} process",
-            context=extract(headers),
-            kind=SpanKind.CONSUMER,
-            links=[Link(batch_span)] if batch_span.is_valid else None,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": self.topic,
-                "messaging.consumer.group.name": self.name,
-                "messaging.message.id": str(envelope.event_id),
-                "messaging.kafka.offset": record.offset,
-            },
-        ):
+        batch = trace.get_current_span().get_span_context()
+        with trace.use_span(self._start_message_span(record, envelope, batch), end_on_exit=True):
             await self._handler(conn, envelope)
         return "processed"
 
@@ -225,8 +334,119 @@ class IdempotentConsumer:
             return
         await self._pool.execute(_DEAD_LETTERED, self.name, event_id)
 
-    def _count(self, outcome: str) -> None:
-        self._metrics.consumed.labels(self.name, self.topic, outcome).inc()
+    def _count(self, outcome: str, n: int = 1) -> None:
+        if n:
+            self._metrics.consumed.labels(self.name, self.topic, outcome).inc(n)
+
+
+class _Decoder:
+    """`decode_event`, in one validation instead of two for the kinds of event a topic
+    carries: the model of the last event decoded is tried first, and its result kept only
+    if the registry names that same model for the event's type and version, which is what
+    `decode_event` would return. Anything else goes through `decode_event` (and its errors).
+    """
+
+    def __init__(self) -> None:
+        self._last: type[EventEnvelope[Any]] | None = None
+        self._models: dict[tuple[str, int], type[EventEnvelope[Any]] | None] = {}
+
+    def __call__(self, raw: bytes) -> EventEnvelope[Any]:
+        if (model := self._last) is not None:
+            try:
+                envelope = model.model_validate_json(raw)
+            except ValidationError:
+                pass
+            else:
+                if self._model_for(envelope.event_type, envelope.schema_version) is model:
+                    return envelope
+        envelope = decode_event(raw)
+        self._last = type(envelope)
+        return envelope
+
+    def _model_for(self, event_type: str, version: int) -> type[EventEnvelope[Any]] | None:
+        key = (event_type, version)
+        if key not in self._models:
+            try:
+                self._models[key] = envelope_model(spec_for(event_type, version).payload_model)
+            except UnknownEventError:
+                self._models[key] = None
+        return self._models[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    record: ConsumerRecord[Any, Any]
+    envelope: EventEnvelope[Any]
+
+
+class _ProcessSpans:
+    """`<topic> process` spans for the fresh messages of one handler call: one per producer
+    trace context that is sampled (the messages of one bulk write share it), one per
+    message that carries no readable context (the consumer's sampler decides), none for
+    messages of unsampled traces: their spans would be recorded nowhere."""
+
+    def __init__(self, consumer: IdempotentConsumer, batch_span: Span) -> None:
+        self._consumer = consumer
+        self._batch_span = batch_span
+        self._batch = batch_span.get_span_context()
+        self._by_parent: dict[bytes, tuple[Span, list[_Delivery]]] = {}
+        self._own: list[Span] = []
+
+    def span_for(self, delivery: _Delivery) -> Span | None:
+        parent = _traceparent(delivery.record)
+        sampled = _sampled(parent) if parent is not None else None
+        if sampled is False:
+            return None
+        if parent is None or sampled is None:
+            span = self._start(delivery.record, delivery.envelope)
+            self._own.append(span)
+            return span
+        group = self._by_parent.get(parent)
+        if group is None:
+            group = self._by_parent[parent] = (self._start(delivery.record, None), [])
+        group[1].append(delivery)
+        return group[0]
+
+    def _start(self, record: ConsumerRecord[Any, Any], envelope: EventEnvelope[Any] | None) -> Span:
+        span = self._consumer._start_message_span(record, envelope, self._batch)
+        producer = span.get_span_context()
+        if self._batch_span.is_recording() and producer.is_valid:
+            self._batch_span.add_link(producer)
+        return span
+
+    def _all(self) -> list[Span]:
+        return self._own + [span for span, _ in self._by_parent.values()]
+
+    def fail(self, exc: BaseException) -> None:
+        for span in self._all():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+    def end(self) -> None:
+        for span, deliveries in self._by_parent.values():
+            if len(deliveries) == 1:
+                span.set_attribute("messaging.message.id", str(deliveries[0].envelope.event_id))
+                span.set_attribute("messaging.kafka.offset", deliveries[0].record.offset)
+            else:
+                span.set_attribute("messaging.batch.message_count", len(deliveries))
+        for span in self._all():
+            span.end()
+
+
+def _traceparent(record: ConsumerRecord[Any, Any]) -> bytes | None:
+    for key, value in record.headers or ():
+        if key == "traceparent":
+            return bytes(value)
+    return None
+
+
+def _sampled(traceparent: bytes) -> bool | None:
+    """The sampled flag of a W3C traceparent (version-trace_id-parent_id-flags); None if
+    it cannot be read."""
+    try:
+        return bool(int(traceparent.split(b"-")[3][:2], 16) & 1)
+    except (IndexError, ValueError):
+        return None
 
 
 async def _parse_leniently(

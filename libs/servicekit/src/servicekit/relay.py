@@ -1,4 +1,15 @@
-"""Outbox relay: claims committed outbox rows and publishes them with an idempotent producer."""
+"""Outbox relay: claims committed outbox rows and publishes them with an idempotent producer.
+
+Rows go to Kafka as one record batch per partition (aiokafka's `create_batch`/`send_batch`),
+placed by the same murmur2 hash as Kafka's default partitioner, so a key keeps its
+partition and its order.
+
+Tracing costs per batch, not per row: one `outbox publish` span per batch, and a
+`<topic> publish` span only per (topic, producer trace context) of the batch whose stored
+context is sampled, so every exported trace still runs from the writer through the
+publish to each consumer, and the rows of one bulk write share one span. Rows of unsampled
+(or absent) trace contexts keep their stored headers as they are.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +17,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
+from collections import Counter
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from servicekit.db import Pool
 from servicekit.metrics import ServiceMetrics
@@ -109,47 +122,51 @@ class OutboxRelay:
             if rows:
                 await self._publish(rows)
         # Rows deleted only now: a crash before this commit re-sends them, never loses them.
-        for row in rows:
-            self._metrics.outbox_published.labels(row["topic"]).inc()
+        for topic, count in Counter(row["topic"] for row in rows).items():
+            self._metrics.outbox_published.labels(topic).inc(count)
         return len(rows)
 
     async def _publish(self, rows: list[asyncpg.Record]) -> None:
-        spans = []
-        futures = []
-        try:
-            for row in rows:
-                stored: dict[str, str] = json.loads(row["headers"])
-                span = self._tracer.start_span(
-                    f"{row['topic']} publish",
-                    context=extract(stored),
-                    kind=SpanKind.PRODUCER,
-                    attributes={
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": row["topic"],
-                        "messaging.message.id": stored.get("event_id", ""),
-                    },
-                )
-                spans.append(span)
-                headers = {
-                    k: v for k, v in stored.items() if k not in ("traceparent", "tracestate")
-                }
-                inject(headers, context=trace.set_span_in_context(span))
-                futures.append(
-                    await self._producer.send(
-                        row["topic"],
-                        value=row["value"],
-                        key=row["key"],
-                        headers=[(k, v.encode()) for k, v in headers.items()],
+        futures: list[asyncio.Future[Any]] = []
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], Any] = {}
+        with self._tracer.start_as_current_span(
+            "outbox publish",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(rows)},
+        ) as batch_span:
+            spans = _PublishSpans(self._tracer, batch_span)
+            try:
+                for row in rows:
+                    topic, key, value = row["topic"], row["key"], row["value"]
+                    if (known := partitions.get(topic)) is None:
+                        known = partitions[topic] = sorted(
+                            await self._producer.partitions_for(topic)
+                        )
+                    tp = (topic, partition_for(key, known))
+                    headers = spans.headers(topic, json.loads(row["headers"]))
+                    batch = open_batches.get(tp)
+                    if batch is None:
+                        batch = open_batches[tp] = self._producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                        # Full: queue it (a partition's batches are sent in queue order).
+                        futures.append(
+                            await self._producer.send_batch(batch, tp[0], partition=tp[1])
+                        )
+                        batch = open_batches[tp] = self._producer.create_batch()
+                        # An empty batch takes any record; a too-large one fails on send.
+                        batch.append(key=key, value=value, timestamp=None, headers=headers)
+                for (topic, partition), batch in open_batches.items():
+                    futures.append(
+                        await self._producer.send_batch(batch, topic, partition=partition)
                     )
-                )
-            await asyncio.gather(*futures)
-        except BaseException:
-            # Collect every outcome so no delivery future is left unobserved.
-            await asyncio.gather(*futures, return_exceptions=True)
-            raise
-        finally:
-            for span in spans:
-                span.end()
+                await asyncio.gather(*futures)
+            except BaseException:
+                # Collect every outcome so no delivery future is left unobserved.
+                await asyncio.gather(*futures, return_exceptions=True)
+                raise
+            finally:
+                spans.end()
 
     async def _run(self) -> None:
         backoff = self._poll_interval_s
@@ -198,3 +215,92 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._listener.close(timeout=2)
             self._listener = None
+
+
+_TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+class _PublishSpans:
+    """Kafka headers per row, and a publish span per (topic, sampled producer context)."""
+
+    def __init__(self, tracer: Tracer, batch_span: Span) -> None:
+        self._tracer = tracer
+        batch = batch_span.get_span_context()
+        self._links = [Link(batch)] if batch.is_valid else None
+        # (topic, stored traceparent) -> the group's span, its trace headers, its size
+        self._groups: dict[tuple[str, str], tuple[Span, list[tuple[str, bytes]], list[str]]] = {}
+
+    def headers(self, topic: str, stored: dict[str, str]) -> list[tuple[str, bytes]]:
+        """The stored headers, the trace context replaced by the publish span's if sampled."""
+        parent = stored.get("traceparent")
+        if parent is None or not _sampled(parent):
+            return [(k, v.encode()) for k, v in stored.items()]
+        group = self._groups.get((topic, parent))
+        if group is None:
+            span = self._tracer.start_span(
+                f"{topic} publish",
+                context=extract(stored),
+                kind=SpanKind.PRODUCER,
+                links=self._links,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
+            )
+            carrier: dict[str, str] = {}
+            inject(carrier, context=trace.set_span_in_context(span))
+            injected = [(k, v.encode()) for k, v in carrier.items() if k in _TRACE_HEADERS]
+            group = self._groups[(topic, parent)] = (span, injected, [])
+        span, injected, event_ids = group
+        event_ids.append(stored.get("event_id", ""))
+        return [(k, v.encode()) for k, v in stored.items() if k not in _TRACE_HEADERS] + injected
+
+    def end(self) -> None:
+        for span, _, event_ids in self._groups.values():
+            if len(event_ids) == 1:
+                span.set_attribute("messaging.message.id", event_ids[0])
+            else:
+                span.set_attribute("messaging.batch.message_count", len(event_ids))
+            span.end()
+
+
+def _sampled(traceparent: str) -> bool:
+    """The sampled flag of a W3C traceparent (version-trace_id-parent_id-flags)."""
+    try:
+        return bool(int(traceparent.split("-")[3][:2], 16) & 1)
+    except (IndexError, ValueError):
+        return False
+
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+_WORDS: dict[int, struct.Struct] = {}
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (Java client's `Utils.murmur2`), as aiokafka's default partitioner
+    computes it, about twice as fast: the 4-byte words are unpacked at once."""
+    length = len(data)
+    h = (0x9747B28C ^ length) & _MASK
+    n = length >> 2
+    words = _WORDS.get(n)
+    if words is None:
+        words = _WORDS[n] = struct.Struct(f"<{n}I")
+    for word in words.unpack_from(data):
+        k = (word * _M) & _MASK
+        k ^= k >> 24
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    extra = length & 3
+    if extra:
+        tail = length - extra
+        if extra == 3:
+            h ^= data[tail + 2] << 16
+        if extra >= 2:
+            h ^= data[tail + 1] << 8
+        h ^= data[tail]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
+
+
+def partition_for(key: bytes, partitions: list[int]) -> int:
+    """The partition Kafka's default partitioner picks for a key (partitions sorted)."""
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -201,20 +202,32 @@ async def migrated(infra: Infra) -> None:
             await conn.close()
 
 
-@pytest.fixture
-async def tc_pool(infra: Infra, migrated: None) -> AsyncIterator[db.Pool]:
+@contextlib.asynccontextmanager
+async def service_pool(infra: Infra, service: str, *, max_size: int) -> AsyncIterator[db.Pool]:
     pool = await db.create_pool(
-        infra.dsn("timecapture"),
-        schema="timecapture",
+        infra.dsn(service),
+        schema=service,
         application_name="servicekit-tests",
         min_size=1,
-        max_size=6,
+        max_size=max_size,
         command_timeout_s=10,
     )
     try:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def tc_pool(infra: Infra, migrated: None) -> AsyncIterator[db.Pool]:
+    async with service_pool(infra, "timecapture", max_size=6) as pool:
+        yield pool
+
+
+@pytest.fixture
+async def inv_pool(infra: Infra, migrated: None) -> AsyncIterator[db.Pool]:
+    async with service_pool(infra, "invoicing", max_size=2) as pool:
+        yield pool
 
 
 @dataclass
