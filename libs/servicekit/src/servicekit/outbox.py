@@ -34,6 +34,22 @@ def lane_of(key: bytes) -> int:
     return zlib.crc32(key) % LANES
 
 
+def outbox_row(envelope: EventEnvelope[Any]) -> tuple[Any, ...]:
+    """(lane, event_id, topic, key, value, headers): an outbox row, for a service statement
+    that writes its change and its event in one round trip (see `insert_outbox_sql`)."""
+    return _row(envelope)
+
+
+def insert_outbox_sql(first_param: int, source: str) -> str:
+    """`INSERT INTO outbox ... SELECT <params> FROM <source>`: the event is staged only when
+    `source` (a CTE of the same statement) returned a row."""
+    p = [f"${first_param + i}" for i in range(6)]
+    return (
+        "INSERT INTO outbox (lane, event_id, topic, key, value, headers) "
+        f"SELECT {p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]}, {p[5]}::jsonb FROM {source}"
+    )
+
+
 def _row(envelope: EventEnvelope[Any]) -> tuple[Any, ...]:
     spec = spec_for(envelope.event_type, envelope.schema_version)
     key = event_key(envelope)

@@ -85,7 +85,8 @@ class Runtime:
         s = self.settings
         setup_tracing(s.service_name, s.otlp_endpoint, s.trace_sample_ratio)
         if s.database_url:
-            instrument_asyncpg()
+            if s.trace_db_queries:
+                instrument_asyncpg()
             self.pool = await db.create_pool(
                 s.database_url,
                 schema=s.service_name,

@@ -33,6 +33,11 @@ class ServiceSettings(BaseSettings):
         None, description="OTLP/HTTP traces endpoint; unset: spans are not exported."
     )
     trace_sample_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    trace_db_queries: bool = Field(
+        False,
+        description="A span per SQL statement. Off by default: a request runs 5-10 statements "
+        "and each span costs CPU even when the trace is not sampled.",
+    )
     log_level: str = Field("INFO")
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(

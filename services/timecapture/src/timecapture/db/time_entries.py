@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from servicekit import rows
 from servicekit.db import Connection
+from servicekit.outbox import insert_outbox_sql
+from timecapture.db.budgets import UsageChange
+from timecapture.domain.budgets import Budget, Usage
 from timecapture.domain.time_entries import (
     EntryContext,
     MemberFacts,
@@ -44,6 +48,42 @@ SELECT id FROM time_entries
 WHERE member_id = $1 AND deleted_at IS NULL AND id <> $2
   AND started_at < $4 AND started_at > $3::timestamptz - interval '24 hours' AND ended_at > $3
 ORDER BY started_at LIMIT 1
+"""
+
+# The entry, its usage and its event in one round trip (a request pays for each). Nothing is
+# written when the entry overlaps another of its member ($17 = reject overlaps) or is
+# already stored (a retry after a lost COMMIT).
+_TYPES = {
+    "tenant_id": "uuid", "id": "uuid", "member_id": "uuid", "project_id": "uuid",
+    "task": "text", "description": "text", "started_at": "timestamptz",
+    "ended_at": "timestamptz", "billable": "boolean", "tags": "text[]", "version": "integer",
+    "created_at": "timestamptz", "updated_at": "timestamptz", "deleted_at": "timestamptz",
+    "invoice_id": "uuid", "cost_minor": "bigint",
+}  # fmt: skip
+_COLUMNS = rows.columns(TimeEntry)
+assert tuple(_TYPES) == _COLUMNS, "keep _TYPES in the column order of TimeEntry"
+_LOG = f"""
+WITH ins AS (
+    INSERT INTO time_entries ({", ".join(_COLUMNS)})
+    SELECT {", ".join(f"${i}::{_TYPES[c]}" for i, c in enumerate(_COLUMNS, start=1))}
+    WHERE NOT ($17::boolean AND EXISTS (
+        SELECT 1 FROM time_entries WHERE member_id = $3 AND deleted_at IS NULL AND id <> $2
+          AND started_at < $8 AND started_at > $7::timestamptz - interval '24 hours'
+          AND ended_at > $7))
+    ON CONFLICT (tenant_id, id) DO NOTHING
+    RETURNING project_id
+), used AS (
+    UPDATE project_usage u
+    SET tracked_seconds = u.tracked_seconds + $18, cost_minor = u.cost_minor + $19,
+        unpriced_seconds = u.unpriced_seconds + $20
+    FROM ins, projects p JOIN clients c ON c.tenant_id = p.tenant_id AND c.id = p.client_id
+    WHERE u.project_id = ins.project_id AND p.tenant_id = u.tenant_id AND p.id = u.project_id
+    RETURNING u.tracked_seconds, u.cost_minor, u.unpriced_seconds, p.budget_hours,
+              p.budget_amount_minor, p.client_id, c.currency
+), staged AS (
+    {insert_outbox_sql(21, "ins")}
+)
+SELECT used.* FROM used
 """
 
 _LOCK_FOR_INVOICE = """
@@ -99,6 +139,37 @@ async def overlapping(
 ) -> UUID | None:
     found: UUID | None = await conn.fetchval(_OVERLAP, member_id, entry_id, started_at, ended_at)
     return found
+
+
+async def log(
+    conn: Connection,
+    entry: TimeEntry,
+    delta: Usage,
+    event: tuple[Any, ...],
+    *,
+    reject_overlaps: bool,
+) -> UsageChange | None:
+    """Store a new entry with its usage and outbox row; None when nothing was written."""
+    row = await conn.fetchrow(
+        _LOG,
+        *rows.values(entry),
+        reject_overlaps,
+        delta.tracked_seconds,
+        delta.cost_minor,
+        delta.unpriced_seconds,
+        *event,
+    )
+    if row is None:
+        return None
+    after = Usage(row["tracked_seconds"], row["cost_minor"], row["unpriced_seconds"])
+    budget = Budget.of(row["budget_hours"], row["budget_amount_minor"])
+    return UsageChange(after + (-delta), after, budget, row["client_id"], row["currency"])
+
+
+async def exists(conn: Connection, entry_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM time_entries WHERE id = $1)", entry_id)
+    )
 
 
 async def insert(conn: Connection, entry: TimeEntry) -> bool:

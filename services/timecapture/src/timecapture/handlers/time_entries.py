@@ -9,7 +9,7 @@ from uuid import UUID
 
 from servicekit.db import Connection
 from servicekit.identity import Identity
-from servicekit.outbox import enqueue
+from servicekit.outbox import enqueue, outbox_row
 from servicekit.service import Runtime
 from servicekit.versioning import check_version
 from timecapture.db import invoice_locks
@@ -29,7 +29,7 @@ from timecapture.domain.time_entries import (
     priced,
     revise_time_entry,
 )
-from timecapture.handlers.common import track_usage, transaction
+from timecapture.handlers.common import announce_crossings, track_usage, transaction
 from timecapture.messaging.outgoing import time_entry_event
 from timecapture.settings import TimecaptureSettings
 
@@ -67,23 +67,29 @@ async def log_in(
         project=project,
         member=ctx.member,
     )
-    await _check_overlap(conn, runtime, entry)
-    # Ids are fixed before the first attempt: a retry after a lost COMMIT finds the row and
-    # publishes nothing twice.
-    if not await rows.insert(conn, entry):
+    settings = runtime.settings
+    assert isinstance(settings, TimecaptureSettings)
+    event = time_entry_event("time_entry.logged", entry, event_id=runtime.new_id(), occurred_at=now)
+    delta = usage_of(entry.duration_seconds, entry.cost_minor)
+    change = await rows.log(
+        conn, entry, delta, outbox_row(event), reject_overlaps=settings.reject_overlapping_entries
+    )
+    if change is None:
+        # Ids are fixed before the first attempt: after a lost COMMIT the row is there, and
+        # nothing is written or published twice. Otherwise the entry overlaps another.
+        if not await rows.exists(conn, entry.id):
+            await _check_overlap(conn, runtime, entry)
+            raise AssertionError(f"entry {entry.id} neither stored nor overlapping")
         return entry
-    await track_usage(
+    await announce_crossings(
         conn,
         runtime,
         entry.tenant_id,
         entry.project_id,
-        usage_of(entry.duration_seconds, entry.cost_minor),
+        change,
         entry_id=entry.id,
         now=now,
-    )
-    await enqueue(
-        conn,
-        time_entry_event("time_entry.logged", entry, event_id=runtime.new_id(), occurred_at=now),
+        check_all=False,
     )
     return entry
 
