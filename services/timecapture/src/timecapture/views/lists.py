@@ -11,10 +11,10 @@ from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
 
 T = TypeVar("T")
 
-CREATED = {
-    "created_at": SortColumn("created_at", "timestamptz"),
-    "updated_at": SortColumn("updated_at", "timestamptz"),
-}
+# Only fields a row keeps for life, so an edit between two pages cannot move a row across the
+# cursor (which would repeat or skip it). Names can change too; sorting by them is the
+# exception users expect.
+CREATED = {"created_at": SortColumn("created_at", "timestamptz")}
 NAMED = {**CREATED, "name": SortColumn("name", "text")}
 
 
