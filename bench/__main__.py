@@ -1,9 +1,14 @@
 import argparse
 import sys
 
-from bench import event_latency
+from bench import bulk_import, event_latency, event_throughput, time_entry_api
 
-BENCHMARKS = {"event-latency": event_latency.main}
+BENCHMARKS = {
+    "event-latency": event_latency.main,
+    "event-throughput": event_throughput.main,
+    "time-entry-api": time_entry_api.main,
+    "bulk-import": bulk_import.main,
+}
 
 
 def run() -> int:
