@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.schemas import migrate
 from bench.stats import open_loop, summary_ms
 from servicekit.db import tenant_transaction
 from servicekit.localinfra.catalog import by_name
@@ -247,7 +248,8 @@ def main() -> None:
 
         async def run() -> None:
             with service_processes(infra, ["timecapture", "invoicing"]):
-                await asyncio.sleep(3)  # migrations run at start-up
+                # Schemas first: the writer starts before the services finish booting.
+                await migrate(infra)
                 achieved = await outbox_to_consumer(infra)
             raw_tx = await raw_outbox_tx_rate(infra)
             raw_kafka = await raw_kafka_rate(infra)
