@@ -381,26 +381,22 @@ class _Delivery:
 
 class _ProcessSpans:
     """`<topic> process` spans for the fresh messages of one handler call: one per producer
-    trace context that is sampled (the messages of one bulk write share it), one per
-    message that carries no readable context (the consumer's sampler decides), none for
-    messages of unsampled traces: their spans would be recorded nowhere."""
+    trace context that is sampled (the messages of one bulk write share it), one for those
+    carrying no readable context (a root: the consumer's sampler decides), none for messages
+    of unsampled traces: their spans would be recorded nowhere."""
 
     def __init__(self, consumer: IdempotentConsumer, batch_span: Span) -> None:
         self._consumer = consumer
         self._batch_span = batch_span
         self._batch = batch_span.get_span_context()
-        self._by_parent: dict[bytes, tuple[Span, list[_Delivery]]] = {}
-        self._own: list[Span] = []
+        self._by_parent: dict[bytes | None, tuple[Span, list[_Delivery]]] = {}
 
     def span_for(self, delivery: _Delivery) -> Span | None:
         parent = _traceparent(delivery.record)
-        sampled = _sampled(parent) if parent is not None else None
-        if sampled is False:
-            return None
-        if parent is None or sampled is None:
-            span = self._start(delivery.record, delivery.envelope)
-            self._own.append(span)
-            return span
+        if parent is not None and (sampled := _sampled(parent)) is not True:
+            if sampled is False:
+                return None
+            parent = None  # unreadable: as if absent
         group = self._by_parent.get(parent)
         if group is None:
             group = self._by_parent[parent] = (self._start(delivery.record, None), [])
@@ -409,16 +405,12 @@ class _ProcessSpans:
 
     def _start(self, record: ConsumerRecord[Any, Any], envelope: EventEnvelope[Any] | None) -> Span:
         span = self._consumer._start_message_span(record, envelope, self._batch)
-        producer = span.get_span_context()
-        if self._batch_span.is_recording() and producer.is_valid:
-            self._batch_span.add_link(producer)
+        if self._batch_span.is_recording() and span.get_span_context().is_valid:
+            self._batch_span.add_link(span.get_span_context())
         return span
 
-    def _all(self) -> list[Span]:
-        return self._own + [span for span, _ in self._by_parent.values()]
-
     def fail(self, exc: BaseException) -> None:
-        for span in self._all():
+        for span, _ in self._by_parent.values():
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
@@ -429,7 +421,6 @@ class _ProcessSpans:
                 span.set_attribute("messaging.kafka.offset", deliveries[0].record.offset)
             else:
                 span.set_attribute("messaging.batch.message_count", len(deliveries))
-        for span in self._all():
             span.end()
 
 

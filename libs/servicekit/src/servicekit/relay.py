@@ -8,7 +8,8 @@ Tracing costs per batch, not per row: one `outbox publish` span per batch, and a
 `<topic> publish` span only per (topic, producer trace context) of the batch whose stored
 context is sampled, so every exported trace still runs from the writer through the
 publish to each consumer, and the rows of one bulk write share one span. Rows of unsampled
-(or absent) trace contexts keep their stored headers as they are.
+trace contexts keep their stored headers as they are; rows written outside any trace carry
+the batch span's context, so consumers see one context per batch for them, not none.
 """
 
 from __future__ import annotations
@@ -227,13 +228,19 @@ class _PublishSpans:
         self._tracer = tracer
         batch = batch_span.get_span_context()
         self._links = [Link(batch)] if batch.is_valid else None
+        carrier: dict[str, str] = {}
+        inject(carrier, context=trace.set_span_in_context(batch_span))
+        self._batch_headers = [(k, v.encode()) for k, v in carrier.items()]
         # (topic, stored traceparent) -> the group's span, its trace headers, its size
         self._groups: dict[tuple[str, str], tuple[Span, list[tuple[str, bytes]], list[str]]] = {}
 
     def headers(self, topic: str, stored: dict[str, str]) -> list[tuple[str, bytes]]:
-        """The stored headers, the trace context replaced by the publish span's if sampled."""
+        """The stored headers, the trace context replaced by the publish span's if sampled;
+        a row written outside any trace joins the batch span's."""
         parent = stored.get("traceparent")
-        if parent is None or not _sampled(parent):
+        if parent is None:
+            return [(k, v.encode()) for k, v in stored.items()] + self._batch_headers
+        if not _sampled(parent):
             return [(k, v.encode()) for k, v in stored.items()]
         group = self._groups.get((topic, parent))
         if group is None:

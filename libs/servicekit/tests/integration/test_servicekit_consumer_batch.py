@@ -338,8 +338,8 @@ async def test_out_of_order_versions_in_one_batch_keep_the_highest(
 async def test_only_sampled_producer_traces_get_process_spans_one_per_trace(
     harness: Harness, tenant_id: uuid.UUID, span_exporter: InMemorySpanExporter
 ) -> None:
-    sampled, bulk1, bulk2, unsampled, untraced = (
-        entry_event(tenant_id, uuid.uuid4(), 1) for _ in range(5)
+    sampled, bulk1, bulk2, unsampled, untraced1, untraced2 = (
+        entry_event(tenant_id, uuid.uuid4(), 1) for _ in range(6)
     )
     sampled_trace, bulk_trace = uuid.uuid4().hex, uuid.uuid4().hex
 
@@ -352,8 +352,10 @@ async def test_only_sampled_producer_traces_get_process_spans_one_per_trace(
         harness.record(encode_event(bulk1), headers=traceparent(bulk_trace, "01")),
         harness.record(encode_event(bulk2), headers=traceparent(bulk_trace, "01")),
         harness.record(encode_event(unsampled), headers=traceparent(uuid.uuid4().hex, "00")),
-        # No trace context at all: the consumer's own sampler decides (always on in tests).
-        harness.record(encode_event(untraced)),
+        # No trace context at all: one root span for them, the consumer's sampler decides
+        # (always on in tests).
+        harness.record(encode_event(untraced1)),
+        harness.record(encode_event(untraced2)),
     ]
 
     await harness.process(*records)
@@ -376,10 +378,6 @@ async def test_only_sampled_producer_traces_get_process_spans_one_per_trace(
     parent = by_trace[sampled_trace].parent
     assert parent is not None
     assert format(parent.span_id, "016x") == "00f067aa0ba902b7"
-    [own] = [
-        s
-        for s in spans
-        if (s.attributes or {}).get("messaging.message.id") == str(untraced.event_id)
-    ]
-    assert own.parent is None
-    assert len(await harness.ledger(tenant_id)) == 5
+    [root] = [s for s in spans if s.parent is None]
+    assert (root.attributes or {})["messaging.batch.message_count"] == 2
+    assert len(await harness.ledger(tenant_id)) == 6

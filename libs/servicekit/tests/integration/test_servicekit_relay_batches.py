@@ -106,8 +106,15 @@ async def test_rows_keep_their_trace_and_sampled_traces_get_one_publish_span_eac
         format(dropped.span_id, "016x"),
         False,
     )
-    # No context written: none invented.
-    assert traceparents[str(untraced.event_id)] is None
+    # Written outside any trace: the record joins the trace of the relay's batch span.
+    batch_traces = {
+        format(s.context.trace_id, "032x")
+        for s in span_exporter.get_finished_spans()
+        if s.name == "outbox publish" and s.context is not None
+    }
+    untraced_parent = traceparents[str(untraced.event_id)]
+    assert untraced_parent is not None
+    assert untraced_parent[0] in batch_traces
     # Every other header of the row is kept.
     for event_id, record in records.items():
         assert kafka.header(record, "event_id") == event_id
