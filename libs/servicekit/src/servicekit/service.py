@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -151,7 +152,19 @@ class Runtime:
             )
             consumer.register(broker)
             self.consumers.append(consumer)
-        await broker.start()
+        await broker.connect()
+        try:
+            # Each subscriber waits for its group's first assignment (3 s on the local broker):
+            # side by side, a service with several consumers starts in the time of one. The
+            # bound turns a group that never settles into a start-up error, not a hang.
+            await asyncio.wait_for(
+                asyncio.gather(*(sub.start() for sub in broker.subscribers)),
+                s.consumer_start_timeout_s,
+            )
+        except BaseException:
+            await broker.stop()
+            raise
+        broker.running = True
         self.broker = broker
 
     async def stop_consumers(self) -> None:

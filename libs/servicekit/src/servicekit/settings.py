@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
         10_000, ge=1_000, description="A dead consumer's partitions move after this long."
     )
     consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    consumer_start_timeout_s: float = Field(
+        60.0, gt=0, description="Longest wait for every consumer group's first assignment."
+    )
     consumer_fetch_max_wait_ms: int = Field(
         20, ge=1, description="Longest wait for new records per fetch (bounds event latency)."
     )

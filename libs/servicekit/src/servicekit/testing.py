@@ -132,24 +132,44 @@ def tenant_id() -> uuid.UUID:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Run an app on a free loopback port in this event loop; yields its base URL."""
+async def serve(
+    app: FastAPI, *, start_timeout_s: float = 90.0, stop_timeout_s: float = 30.0
+) -> AsyncIterator[str]:
+    """Run an app on a free loopback port in this event loop; yields its base URL.
+
+    Start and stop are bounded: the whole session shares one event loop, so an app left
+    running by a stuck test would keep its consumer group memberships and break every later
+    test that starts the same service."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     # The test process owns signal handling, not the app under test.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped during start-up")
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + start_timeout_s
     try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during start-up")
+            if loop.time() > deadline:
+                raise TimeoutError(f"app not started within {start_timeout_s}s")
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        if not server.started:
+            task.cancel()  # a start-up that is stuck does not notice should_exit
+        # Bounded twice: a stop stuck after the cancel must not hang the session either.
+        done, _ = await asyncio.wait([task], timeout=stop_timeout_s)
+        if not done:
+            task.cancel()
+            await asyncio.wait([task], timeout=stop_timeout_s)
+            raise TimeoutError(f"app not stopped within {stop_timeout_s}s")
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
 
 
 async def eventually(
