@@ -1,13 +1,14 @@
 import argparse
 import sys
 
-from bench import bulk_import, event_latency, event_throughput, time_entry_api
+from bench import bulk_import, event_latency, event_throughput, gateway_overhead, time_entry_api
 
 BENCHMARKS = {
     "event-latency": event_latency.main,
     "event-throughput": event_throughput.main,
     "time-entry-api": time_entry_api.main,
     "bulk-import": bulk_import.main,
+    "gateway-overhead": gateway_overhead.main,
 }
 
 

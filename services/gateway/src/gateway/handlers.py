@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
+from yarl import URL
 
 from gateway.upstream import Upstreams
 from servicekit.identity import IDENTITY_HEADER, Identity
 from servicekit.problems import ServiceError
+
+_tracer = trace.get_tracer("gateway.upstream")
 
 # Headers a caller may pass on to a service; everything else (notably Authorization) stays here.
 FORWARDED_REQUEST_HEADERS = (
@@ -80,20 +85,27 @@ async def forward(
     headers = {h: v for h in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(h))}
     headers["x-request-id"] = request_id
     headers[IDENTITY_HEADER] = up.signer.sign(identity)
-    url = up.settings.upstream_url(service) + request.url.path
+    # The path as the caller encoded it: it was routed in that form, and a client that
+    # re-encodes or normalises it could send it somewhere else.
+    url = up.settings.upstream_url(service) + request.scope.get("raw_path", b"").decode("latin-1")
     if request.url.query:
         url += "?" + request.url.query
-    try:
-        upstream = await up.client.request(
-            request.method,
-            url,
-            content=body,
-            headers=headers,
-        )
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout(f"{service} did not answer in time") from exc
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailable(f"{service} is unreachable") from exc
+    method = request.method
+    with _tracer.start_as_current_span(f"{method}", kind=SpanKind.CLIENT) as span:
+        span.set_attribute("http.request.method", method)
+        span.set_attribute("server.address", service)
+        # `traceparent` of this client span: the service continues the caller's trace.
+        propagate.inject(headers)
+        try:
+            async with up.session.request(
+                method, URL(url, encoded=True), data=body, headers=headers
+            ) as upstream:
+                content = await upstream.read()
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"{service} did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(f"{service} is unreachable") from exc
+        span.set_attribute("http.response.status_code", upstream.status)
     out = {h: v for h in RETURNED_RESPONSE_HEADERS if (v := upstream.headers.get(h))}
     out["x-request-id"] = request_id
-    return Response(upstream.content, status_code=upstream.status_code, headers=out)
+    return Response(content, status_code=upstream.status, headers=out)

@@ -23,6 +23,9 @@ class GatewaySettings(ServiceSettings):
     analytics_url: str = "http://127.0.0.1:8005"
     upstream_timeout_s: float = Field(10.0, gt=0)
     upstream_connect_timeout_s: float = Field(2.0, gt=0)
+    upstream_max_connections: int = Field(
+        32, ge=1, description="Pooled connections per service; more queue in the gateway."
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
 
     def upstream_url(self, service: str) -> str:

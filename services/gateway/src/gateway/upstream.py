@@ -1,4 +1,9 @@
-"""Pooled HTTP clients to the services, living as long as the gateway."""
+"""Pooled HTTP connections to the services, living as long as the gateway.
+
+aiohttp rather than httpx: measured by `bench gateway-overhead` at 50 concurrent clients,
+httpx's connection pool took ~2.4 ms of CPU per forwarded request (every request polls every
+pooled socket), which on two cores made the gateway slower than the service behind it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+import aiohttp
 
 from gateway.settings import GatewaySettings
 from servicekit.identity import IdentitySigner
@@ -16,7 +20,7 @@ from servicekit.service import Runtime
 
 @dataclass
 class Upstreams:
-    client: httpx.AsyncClient
+    session: aiohttp.ClientSession
     signer: IdentitySigner
     settings: GatewaySettings
 
@@ -25,17 +29,21 @@ class Upstreams:
 async def upstreams(runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit_per_host=settings.upstream_max_connections,
+            # Services are addressed by name and may move: resolve again after a minute.
+            ttl_dns_cache=60,
         ),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        follow_redirects=False,
+        timeout=aiohttp.ClientTimeout(
+            total=settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s
+        ),
+        # The body goes back to the caller as the service sent it.
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
     )
-    # Client spans inject `traceparent`, so each service continues the caller's trace.
-    HTTPXClientInstrumentor.instrument_client(client)
     runtime.state["upstreams"] = Upstreams(
-        client=client,
+        session=session,
         signer=IdentitySigner(
             settings.identity_private_key.get_secret_value(), clock=runtime.clock
         ),
@@ -44,4 +52,4 @@ async def upstreams(runtime: Runtime) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await client.aclose()
+        await session.close()
