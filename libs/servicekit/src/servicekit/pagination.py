@@ -168,8 +168,11 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         token, value, last_id = json.loads(raw)
+        # UUID() of a non-string raises AttributeError, not TypeError: checked first.
+        if not isinstance(token, str) or not isinstance(last_id, str):
+            raise TypeError(last_id)
         UUID(last_id)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise InvalidListParameter("cursor", "not a cursor this API returned") from None
     if token != sort.token:
         raise InvalidListParameter("cursor", f"was made for sort={token}, not sort={sort.token}")
@@ -197,6 +200,12 @@ def _strict_datetime(value: str) -> datetime:
     return parsed
 
 
+def _uuid(value: str) -> UUID:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return UUID(value)
+
+
 def _text(value: str) -> str:
     if not isinstance(value, str) or "\x00" in value:
         raise TypeError(value)
@@ -207,7 +216,7 @@ _CURSOR_VALUE: dict[str, Callable[[Any], object]] = {
     "timestamptz": _strict_datetime,
     "date": date.fromisoformat,
     "text": _text,
-    "uuid": UUID,
+    "uuid": _uuid,
     "integer": int,
     "bigint": int,
 }

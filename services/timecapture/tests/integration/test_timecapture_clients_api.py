@@ -309,6 +309,11 @@ BAD_LIST_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
         {"cursor": base64.urlsafe_b64encode(b'{"a": 1}').decode()},
         "cursor",
     ),
+    # UUID(5) raised AttributeError: was a 500.
+    "cursor-id-not-a-string": (
+        {"cursor": base64.urlsafe_b64encode(b'["name","a",5]').decode()},
+        "cursor",
+    ),
     "limit-zero": ({"limit": 0}, "limit"),
     "limit-too-large": ({"limit": 501}, "limit"),
     "lowercase-currency": ({"currency": "usd"}, "currency"),

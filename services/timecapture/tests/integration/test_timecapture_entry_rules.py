@@ -724,3 +724,38 @@ async def test_unstorable_values_are_422_and_write_nothing(
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     await probe.assert_nothing_written(tenant_id)
+
+
+async def test_entry_under_a_second_is_422_at_ended_at_and_writes_nothing(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    # Its event would count duration_seconds 0, which the contract refuses (was a 500).
+    start = DAY + timedelta(hours=10)
+    body = probe.entry_body(
+        catalog,
+        started_at=start.isoformat(),
+        ended_at=(start + timedelta(milliseconds=500)).isoformat(),
+    )
+
+    r = await api.post("/v1/time-entries", json=body, headers=probe.headers(tenant_id))
+
+    [error] = problem_of(r, 422, "time-entry-invalid")["errors"]
+    assert error == {"pointer": "#/ended_at", "detail": "an entry lasts at least one second"}
+    await probe.assert_nothing_written(tenant_id)
+
+
+async def test_revision_to_under_a_second_is_422_and_changes_nothing(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    entry = await log(api, probe, catalog)
+    written = await Written(probe, tenant_id).snapshot()
+    end = datetime.fromisoformat(entry["started_at"]) + timedelta(microseconds=999_999)
+
+    r = await api.patch(
+        f"/v1/time-entries/{entry['id']}",
+        json={"ended_at": end.isoformat()},
+        headers={**probe.headers(tenant_id), **version(1)},
+    )
+
+    assert problem_of(r, 422, "time-entry-invalid")["errors"][0]["pointer"] == "#/ended_at"
+    await written.assert_unchanged()

@@ -245,6 +245,109 @@ async def test_unreadable_imports_are_problems_and_write_nothing(
     await probe.assert_nothing_written(tenant_id)
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "detail"),
+    [
+        (b"email,description\nx," + b"d" * 200_000 + b"\n", "text/csv", "line 2: field larger"),
+        (b"[" * 200_000 + b"]" * 200_000, "application/json", "nests JSON too deeply"),
+    ],
+    ids=["csv-field-over-the-reader-limit", "json-nested-too-deeply"],
+)
+async def test_body_the_reader_gives_up_on_is_422_at_the_root_and_writes_nothing(
+    api: httpx.AsyncClient,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    body: bytes,
+    content_type: str,
+    detail: str,
+) -> None:
+    r = await post_import(api, probe, tenant_id, body, content_type=content_type)
+
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    problem = r.json()
+    assert problem["type"].endswith("/import-unreadable")
+    [error] = problem["errors"]
+    assert error["pointer"] == "#"
+    assert detail in error["detail"]
+    await probe.assert_nothing_written(tenant_id)
+
+
+async def test_row_under_a_second_is_a_row_error_and_never_published(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    # The bulk encoder does not check the contract: such a row was stored and published
+    # with duration_seconds 0.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    items = [
+        {
+            "member_id": str(catalog.member_id),
+            "project_id": str(catalog.project_id),
+            "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(milliseconds=500)).isoformat(),
+        },
+        {
+            "member_id": str(catalog.member_id),
+            "project_id": str(catalog.project_id),
+            "started_at": (start + timedelta(hours=1)).isoformat(),
+            "duration_minutes": 30,
+        },
+    ]
+    body = json.dumps(items).encode()
+
+    rejected = await post_import(api, probe, tenant_id, body, content_type="application/json")
+
+    assert rejected.status_code == 422, rejected.text
+    assert [(e["row"], e["field"]) for e in rejected.json()["errors"]] == [(1, "ended_at")]
+    await probe.assert_nothing_written(tenant_id)
+
+    r = await post_import(
+        api, probe, tenant_id, body, content_type="application/json", mode="best_effort"
+    )
+
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["imported"], report["rejected"]) == (1, 1)
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(1, "ended_at")]
+    [stored] = await probe.entries(tenant_id)
+    assert stored["ended_at"] - stored["started_at"] == timedelta(minutes=30)
+    await probe.outbox_drained(tenant_id)
+    [published] = await probe.published(tenant_id)
+    assert published.event.payload.duration_seconds == 30 * 60
+
+
+@pytest.mark.parametrize("hours", ["1e999999", "-1e999999", "1e999990", "25"])
+async def test_hours_beyond_a_day_are_a_row_error_on_hours(
+    api: httpx.AsyncClient,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
+    hours: str,
+) -> None:
+    await with_code(probe, catalog)
+    body = as_csv(
+        [
+            {
+                "Email": f"{catalog.member_id}@example.com",
+                "Project code": "WEB",
+                "Start date": DAY.isoformat(),
+                "Start time": "09:00",
+                "Hours": hours,
+            }
+        ]
+    )
+
+    r = await post_import(api, probe, tenant_id, body)
+
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/import-rejected")
+    assert problem["errors"] == [
+        {"row": 1, "field": "hours", "detail": "an entry spans at most 24 hours"}
+    ]
+    await probe.assert_nothing_written(tenant_id)
+
+
 async def test_viewer_cannot_import(
     api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
 ) -> None:

@@ -382,6 +382,30 @@ async def test_timer_rules_follow_entry_rules(
     assert discarded.status_code == 204, discarded.text
 
 
+async def test_stopping_a_timer_under_a_second_is_422_and_keeps_it_running(
+    api: httpx.AsyncClient,
+    probe: TimecaptureProbe,
+    tenant_id: uuid.UUID,
+    catalog: Catalog,
+    clock: PinnedClock,
+) -> None:
+    body = {"member_id": str(catalog.member_id), "project_id": str(catalog.project_id)}
+    timer = await post(api, probe, tenant_id, "/v1/timers", body)
+    clock.advance(milliseconds=500)
+
+    r = await api.post(f"/v1/timers/{timer['id']}/stop", headers=probe.headers(tenant_id))
+
+    [error] = problem_of(r, 422, "time-entry-invalid")["errors"]
+    assert error == {"pointer": "#/ended_at", "detail": "an entry lasts at least one second"}
+    [row] = await timers_stored(probe, tenant_id)
+    assert (row["stopped_at"], row["time_entry_id"]) == (None, None)
+    await probe.assert_nothing_written(tenant_id)
+    clock.advance(seconds=1)
+    later = await api.post(f"/v1/timers/{timer['id']}/stop", headers=probe.headers(tenant_id))
+    assert later.status_code == 200, later.text
+    assert later.json()["time_entry"]["duration_seconds"] == 1
+
+
 async def test_stopping_into_logged_time_is_409_and_keeps_the_timer_running(
     api: httpx.AsyncClient,
     probe: TimecaptureProbe,

@@ -128,6 +128,25 @@ def test_end_not_after_start_is_refused(after: timedelta) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "after",
+    [timedelta(microseconds=1), timedelta(milliseconds=500), timedelta(microseconds=999_999)],
+)
+def test_entry_under_a_second_is_refused(after: timedelta) -> None:
+    # Its event would carry duration_seconds 0, which the contract refuses.
+    start = NOW - timedelta(hours=1)
+    error = refused(command(start, ended_at=start + after))
+    assert error.field == "ended_at"
+    assert error.extensions["errors"] == [
+        {"pointer": "#/ended_at", "detail": "an entry lasts at least one second"}
+    ]
+
+
+def test_exactly_one_second_is_allowed() -> None:
+    start = NOW - timedelta(hours=1)
+    assert log(command(start, ended_at=start + timedelta(seconds=1))).duration_seconds == 1
+
+
 def test_exactly_24_hours_is_allowed() -> None:
     start = NOW - timedelta(days=2)
     assert log(command(start, ended_at=start + MAX_DURATION)).duration_seconds == 24 * 3600

@@ -11,6 +11,7 @@ import pytest
 from timecapture.domain.imports import (
     ImportRow,
     RowError,
+    UnreadableCsv,
     csv_records,
     overlapping_in_batch,
     validate_rows,
@@ -94,6 +95,15 @@ def test_billable_words(word: str, billable: bool | None) -> None:
             "duration",
         ),
         ({"start_date": "2027-01-01", "start_time": "09:00", "duration": "1:00"}, "ended_at"),
+        (
+            {"started_at": "2026-05-04T09:00:00Z", "ended_at": "2026-05-04T09:00:00.5Z"},
+            "ended_at",
+        ),
+        ({"start_time": "09:00", "hours": "1e999999"}, "hours"),
+        ({"start_time": "09:00", "hours": "-1e999999"}, "hours"),
+        ({"start_time": "09:00", "hours": "1e999990"}, "hours"),
+        ({"start_time": "09:00", "duration": "\u00b2:00"}, "duration"),
+        ({"start_time": "09:00", "duration": "9" * 5000 + ":00"}, "duration"),
     ],
     ids=[
         "no-end",
@@ -106,6 +116,12 @@ def test_billable_words(word: str, billable: bool | None) -> None:
         "too-many-tags",
         "end-and-duration-disagree",
         "future",
+        "under-a-second",
+        "hours-overflowing-decimal",
+        "negative-hours-overflowing-decimal",
+        "hours-too-many-digits-for-int",
+        "superscript-digit",
+        "digits-beyond-int-limit",
     ],
 )
 def test_bad_rows_name_the_field(extra: dict[str, str], field: str) -> None:
@@ -129,6 +145,12 @@ def test_csv_headers_are_normalised_and_blank_lines_skipped() -> None:
             "duration": "0:45",
         }
     ]
+
+
+def test_csv_field_over_the_reader_limit_is_unreadable_naming_the_line() -> None:
+    text = "email,description\r\na@b.c,short\r\na@b.c," + "x" * 200_000 + "\r\n"
+    with pytest.raises(UnreadableCsv, match="line 3: field larger than field limit"):
+        list(csv_records(text))
 
 
 def test_short_csv_line_is_a_row_error() -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from servicekit.pagination import InvalidListParameter
 from servicekit.problems import ServiceError
 from timecapture.api.common import Reader, RuntimeDep, Writer
-from timecapture.domain.imports import csv_records, json_records, validate_rows
+from timecapture.domain.imports import UnreadableCsv, csv_records, json_records, validate_rows
 from timecapture.handlers import imports as handlers
 from timecapture.settings import TimecaptureSettings
 from timecapture.views.export import ExportFilter, export_csv
@@ -31,6 +31,10 @@ class UnreadableImport(ServiceError):
     status = 422
     slug = "import-unreadable"
     title = "Import body unreadable"
+
+    def __init__(self, detail: str) -> None:
+        # The body as a whole is at fault: the pointer is its root.
+        super().__init__(detail, errors=[{"pointer": "#", "detail": detail}])
 
 
 class UnsupportedImportType(ServiceError):
@@ -71,12 +75,17 @@ def _records(body: bytes, content_type: str) -> list[Any]:
     except UnicodeDecodeError:
         raise UnreadableImport("the body is not UTF-8 text") from None
     if kind == CSV:
-        return list(csv_records(text))
+        try:
+            return list(csv_records(text))
+        except UnreadableCsv as exc:
+            raise UnreadableImport(f"the body is not readable CSV: {exc}") from None
     if kind == JSON:
         try:
             items = json.loads(text)
         except ValueError as exc:
             raise UnreadableImport(f"the body is not JSON: {exc}") from None
+        except RecursionError:
+            raise UnreadableImport("the body nests JSON too deeply") from None
         if not isinstance(items, list):
             raise UnreadableImport("a JSON import is an array of entry objects")
         return json_records(items)

@@ -28,12 +28,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from timecapture.domain.time_entries import EARLIEST, FUTURE_TOLERANCE, LATEST, MAX_DURATION
+from timecapture.domain.errors import TimeEntryInvalid
+from timecapture.domain.time_entries import EARLIEST, LATEST, MAX_DURATION, check_times
 
 TRUE = frozenset({"yes", "y", "true", "t", "1"})
 FALSE = frozenset({"no", "n", "false", "f", "0"})
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _SECOND = timedelta(seconds=1)
+_MAX_HOURS = Decimal(MAX_DURATION // timedelta(hours=1))
+# Far beyond any duration, well inside what int() parses (4300 digits).
+_MAX_DIGITS = 100
 MAX_TASK, MAX_DESCRIPTION, MAX_TAGS, MAX_TAG = 200, 2000, 20, 50
 
 
@@ -70,19 +74,27 @@ def _key(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
+class UnreadableCsv(ValueError):
+    """The CSV reader gave up (a field over its size limit): nothing after it can be trusted,
+    since a quoted field may span lines, so this is the whole body's fault, not one row's."""
+
+
 def csv_records(text: str) -> Iterable[dict[str, str]]:
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        return
-    names = [_key(h) for h in header]
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(names):
-            yield {"__columns__": f"has {len(values)} fields, the header {len(names)}"}
-            continue
-        yield dict(zip(names, values, strict=True))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [_key(h) for h in header]
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(names):
+                yield {"__columns__": f"has {len(values)} fields, the header {len(names)}"}
+                continue
+            yield dict(zip(names, values, strict=True))
+    except csv.Error as exc:
+        raise UnreadableCsv(f"line {reader.line_num}: {exc}") from None
 
 
 def _text(raw: Mapping[str, Any], name: str) -> str | None:
@@ -174,7 +186,10 @@ def _duration(raw: Mapping[str, Any]) -> timedelta | None:
     field = "duration" if raw.get("duration") else "hours"
     if ":" in value:
         parts = value.split(":")
-        if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        # isdigit() alone lets through digits int() refuses ("²"); int() refuses over 4300.
+        if len(parts) not in (2, 3) or not all(
+            p.isascii() and p.isdigit() and len(p) <= _MAX_DIGITS for p in parts
+        ):
             raise _Bad(field, "is not H:MM or H:MM:SS")
         h, m, s = (int(p) for p in [*parts, "0"][:3])
         return timedelta(hours=h, minutes=m, seconds=s)
@@ -184,6 +199,10 @@ def _duration(raw: Mapping[str, Any]) -> timedelta | None:
         raise _Bad(field, "is not H:MM[:SS] or decimal hours") from None
     if not hours.is_finite():
         raise _Bad(field, "is not a finite number of hours")
+    # Bounded before it is multiplied out: 1e999999 hours overflows the decimal context, and
+    # 1e999990 would take half a minute of CPU to become an int.
+    if abs(hours) > _MAX_HOURS:
+        raise _Bad(field, "an entry spans at most 24 hours")
     return timedelta(seconds=int((hours * 3600).to_integral_value()))
 
 
@@ -243,12 +262,10 @@ def _checked_row(n: int, raw: Mapping[str, Any], zone: tzinfo, now: datetime) ->
         and abs(end - started_at - duration) >= _SECOND
     ):
         raise _Bad("duration", "disagrees with the end")
-    if end <= started_at:
-        raise _Bad("ended_at", "must be after the start")
-    if end - started_at > MAX_DURATION:
-        raise _Bad("ended_at", "an entry spans at most 24 hours")
-    if end > now + FUTURE_TOLERANCE:
-        raise _Bad("ended_at", "must not be in the future")
+    try:
+        check_times(started_at, end, now)
+    except TimeEntryInvalid as exc:
+        raise _Bad(exc.field, exc.detail) from None
     task = _text(raw, "task")
     description = _text(raw, "description") or ""
     if task is not None and len(task) > MAX_TASK:

@@ -16,6 +16,8 @@ from timecapture.domain.errors import NotYourTime, TimeEntryInvalid, TimeEntryLo
 from timecapture.domain.records import revised
 
 MAX_DURATION = timedelta(hours=24)
+# Events carry whole `duration_seconds`, which must be > 0: a shorter entry would count 0.
+MIN_DURATION = timedelta(seconds=1)
 # Far outside any real work, and inside every calendar the stack uses (Python, Postgres, JSON).
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 LATEST = datetime(2099, 12, 31, tzinfo=UTC)
@@ -103,6 +105,7 @@ def end_of(started_at: datetime, ended_at: datetime | None, duration: timedelta 
 
 
 def check_times(started_at: datetime, ended_at: datetime, now: datetime) -> None:
+    """An entry's times: the rules of logging, revising, stopping a timer and importing."""
     if started_at.tzinfo is None:
         raise TimeEntryInvalid("started_at", "must carry a UTC offset")
     if ended_at.tzinfo is None:
@@ -112,6 +115,8 @@ def check_times(started_at: datetime, ended_at: datetime, now: datetime) -> None
             raise TimeEntryInvalid(name, f"must lie between {EARLIEST.year} and {LATEST.year}")
     if ended_at <= started_at:
         raise TimeEntryInvalid("ended_at", "must be after started_at")
+    if ended_at - started_at < MIN_DURATION:
+        raise TimeEntryInvalid("ended_at", "an entry lasts at least one second")
     if ended_at - started_at > MAX_DURATION:
         raise TimeEntryInvalid("ended_at", "an entry spans at most 24 hours")
     if ended_at > now + FUTURE_TOLERANCE:
