@@ -14,6 +14,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench.cpu import cpu_seconds
 from bench.event_latency import raw_outbox_tx_rate
 from bench.http_load import Pool
 from bench.services import Catalog, ledger_count, platform, seed
@@ -81,7 +82,9 @@ async def run(infra: Infra) -> None:
         await drive(pool, warm, RATE)
         count = int(RATE * SECONDS)
         measured = bodies(catalog, count, len(warm))
+        cpu_before = cpu_seconds(infra)
         achieved, latencies, errors = await drive(pool, measured, RATE)
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(infra).items()}
         sent_at = time.perf_counter()
         expected = len(warm) + count
         seen = await ledger_count(infra, p.tenant_id)
@@ -95,6 +98,10 @@ async def run(infra: Infra) -> None:
         f"achieved {achieved:.0f}/s, non-201: {errors}"
     )
     print(f"API latency from scheduled start: {summary_ms(latencies)}")
+    print(
+        "cpu per entry while posting: "
+        + ", ".join(f"{k} {v / count * 1e6:.0f} us" for k, v in sorted(cpu.items()))
+    )
     print(
         f"visible in invoicing's ledger: {seen}/{expected}, {drained:.1f}s after the last request"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -25,6 +25,7 @@ ISSUER = "billstream-gateway"
 AUDIENCE = "billstream-services"
 Role = Literal["admin", "manager", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "manager", "member", "viewer")
+_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,15 @@ class IdentitySigner:
         self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
         self._ttl = ttl
         self._clock = clock
+        self._issued: dict[Identity, tuple[str, datetime]] = {}
 
     def sign(self, identity: Identity) -> str:
+        """A token for `identity`, reused for the first half of its life: signing costs
+        ~60 us, and services cache what they verified (below) only for tokens they see again."""
         now = self._clock()
+        cached = self._issued.get(identity)
+        if cached is not None and now < cached[1]:
+            return cached[0]
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
@@ -73,15 +80,31 @@ class IdentitySigner:
             "iat": int(now.timestamp()),
             "exp": int((now + self._ttl).timestamp()),
         }
-        return jwt.encode(claims, self._key, algorithm="EdDSA")  # type: ignore[arg-type]
+        token = jwt.encode(claims, self._key, algorithm="EdDSA")  # type: ignore[arg-type]
+        if len(self._issued) >= _CACHE_SIZE:
+            self._issued.clear()
+        self._issued[identity] = (token, now + self._ttl / 2)
+        return token
 
 
 class IdentityVerifier:
-    def __init__(self, public_key_pem: str, *, leeway_s: float = 5.0) -> None:
+    def __init__(
+        self, public_key_pem: str, *, leeway_s: float = 5.0, clock: Clock = utc_now
+    ) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode())
-        self._leeway = leeway_s
+        self._leeway = timedelta(seconds=leeway_s)
+        self._clock = clock
+        # Tokens already verified, with their expiry: the same string is the same signed
+        # claims, so only the expiry needs checking again (verifying costs ~150 us).
+        self._verified: dict[str, tuple[Identity, datetime]] = {}
 
     def verify(self, token: str) -> Identity:
+        now = self._clock()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if now <= cached[1] + self._leeway:
+                return cached[0]
+            del self._verified[token]
         try:
             claims = jwt.decode(
                 token,
@@ -90,14 +113,21 @@ class IdentityVerifier:
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 leeway=self._leeway,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
             )
+            expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+            if now > expires + self._leeway:
+                raise jwt.ExpiredSignatureError("Signature has expired")
             role = claims["role"]
             if role not in ROLES:
                 raise UnauthorizedError(f"unknown role {role!r} in identity token")
-            return Identity(tenant_id=UUID(claims["tid"]), principal=claims["sub"], role=role)
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            identity = Identity(tenant_id=UUID(claims["tid"]), principal=claims["sub"], role=role)
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise UnauthorizedError(f"invalid identity token: {exc}") from exc
+        if len(self._verified) >= _CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (identity, expires)
+        return identity
 
 
 async def require_identity(request: Request) -> Identity:

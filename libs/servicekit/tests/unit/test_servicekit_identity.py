@@ -110,3 +110,37 @@ def test_garbage_token_is_unauthorized() -> None:
 
 def test_unauthorized_error_maps_to_401() -> None:
     assert UnauthorizedError.status == 401
+
+
+def test_a_verified_token_seen_again_is_refused_once_it_expires() -> None:
+    issued = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    now = [issued]
+    who = identity()
+    token = IdentitySigner(PRIVATE, ttl=timedelta(seconds=60), clock=lambda: issued).sign(who)
+    verifier = IdentityVerifier(PUBLIC, leeway_s=5, clock=lambda: now[0])
+
+    assert verifier.verify(token) == who
+    now[0] = issued + timedelta(seconds=65)  # exp + leeway: still good, from the cache
+    assert verifier.verify(token) == who
+    now[0] = issued + timedelta(seconds=66)
+    with pytest.raises(UnauthorizedError, match=r"(?i)expired"):
+        verifier.verify(token)
+    with pytest.raises(UnauthorizedError, match=r"(?i)expired"):
+        verifier.verify(token)  # and stays refused once dropped from the cache
+
+
+def test_signer_reuses_a_token_for_half_its_life_then_signs_anew() -> None:
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    now = [start]
+    signer = IdentitySigner(PRIVATE, ttl=timedelta(seconds=60), clock=lambda: now[0])
+    who = identity()
+
+    first = signer.sign(who)
+    now[0] = start + timedelta(seconds=29)
+    assert signer.sign(who) == first
+    assert signer.sign(Identity(who.tenant_id, who.principal, "viewer")) != first
+    now[0] = start + timedelta(seconds=30)
+    renewed = signer.sign(who)
+    assert renewed != first
+    verifier = IdentityVerifier(PUBLIC, clock=lambda: now[0])
+    assert verifier.verify(renewed) == who
