@@ -428,6 +428,13 @@ async def test_member_role_writes_only_their_own_time(
             headers={**me, **version(1)},
         ),
         await api.delete(f"/v1/time-entries/{theirs['id']}", headers={**me, **version(1)}),
+        # A stale version changes nothing: who may act is checked first, so the answer tells
+        # a stranger nothing about the entry's version.
+        await api.patch(
+            f"/v1/time-entries/{theirs['id']}",
+            json={"description": "not mine"},
+            headers={**me, **version(7)},
+        ),
         # Moving one's own entry to someone else is writing their time too.
         await api.patch(
             f"/v1/time-entries/{mine['id']}",

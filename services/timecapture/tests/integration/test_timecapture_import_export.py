@@ -370,7 +370,8 @@ async def test_export_streams_the_import_format_and_reads_back(
     await with_code(probe, catalog)
     sent = [
         row(catalog, "09:00", "10:30", description="=HYPERLINK(evil)", tags="a,b"),
-        row(catalog, "23:30", "23:59", billable="no"),
+        # Stored as "'=quoted...": the importer removes the one guarding quote.
+        row(catalog, "23:30", "23:59", billable="no", description="''=quoted on purpose"),
     ]
     imported = await post_import(api, probe, tenant_id, as_csv(sent), timezone="Europe/Berlin")
     assert imported.status_code == 200, imported.text
@@ -390,9 +391,55 @@ async def test_export_streams_the_import_format_and_reads_back(
     assert exported[1]["billable"] == "no"
     back, errors = validate_rows(csv_records(r.text), BERLIN, datetime.now(UTC))
     assert errors == []
-    assert [b.description for b in back] == ["=HYPERLINK(evil)", "imported"]
+    assert exported[1]["description"] == "''=quoted on purpose"
+    assert [b.description for b in back] == ["=HYPERLINK(evil)", "'=quoted on purpose"]
     assert back[0].tags == ("a", "b")
     stored = sorted(await probe.entries(tenant_id), key=lambda e: e["started_at"])
     assert [(b.started_at, b.ended_at) for b in back] == [
         (e["started_at"], e["ended_at"]) for e in stored
     ]
+
+
+async def test_export_of_the_hour_a_clock_change_repeats_imports_back_to_the_same_instants(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    # 02:30 happens twice in Berlin on 2026-10-25; this is the second one (+01:00).
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    r = await api.post(
+        "/v1/time-entries",
+        json=probe.entry_body(
+            catalog,
+            started_at=second.isoformat(),
+            ended_at=(second + timedelta(minutes=15)).isoformat(),
+        ),
+        headers=probe.headers(tenant_id),
+    )
+    assert r.status_code == 201, r.text
+
+    exported = await api.get(
+        "/v1/time-entries/export",
+        params={"timezone": "Europe/Berlin"},
+        headers=probe.headers(tenant_id),
+    )
+
+    assert exported.status_code == 200, exported.text
+    [cells] = list(csv.DictReader(io.StringIO(exported.text)))
+    assert (cells["start_date"], cells["start_time"]) == ("2026-10-25", "02:30:00")
+    assert cells["started_at"] == "2026-10-25T02:30:00+01:00"
+    back, errors = validate_rows(csv_records(exported.text), BERLIN, datetime.now(UTC))
+    assert errors == []
+    assert [(b.started_at, b.ended_at) for b in back] == [(second, second + timedelta(minutes=15))]
+
+
+async def test_tag_with_a_comma_is_422_naming_it(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    r = await api.post(
+        "/v1/time-entries",
+        json=probe.entry_body(catalog, tags=["ok", "a,b"]),
+        headers=probe.headers(tenant_id),
+    )
+
+    assert r.status_code == 422, r.text
+    assert [e["pointer"] for e in r.json()["errors"]] == ["#/tags/1"]
+    await probe.assert_nothing_written(tenant_id)

@@ -32,7 +32,8 @@ from timecapture.views import lists
 router = APIRouter(prefix="/v1/time-entries", tags=["time entries"])
 
 SORTS = {**lists.CREATED, "started_at": SortColumn("started_at", "timestamptz")}
-Tags = list[Annotated[str, Field(min_length=1, max_length=50)]]
+# No commas: CSV imports and exports keep a row's tags comma-separated in one cell.
+Tags = list[Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[^,]*$")]]
 Minutes = Annotated[int, Field(gt=0, le=24 * 60)]
 
 

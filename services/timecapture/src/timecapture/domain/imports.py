@@ -168,7 +168,7 @@ def _local(raw: Mapping[str, Any], prefix: str, zone: tzinfo) -> datetime | None
 
 
 def _unguarded(value: str) -> str:
-    return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value
+    return value[1:] if value[:1] == "'" and value[1:2] in (*FORMULA_STARTS, "'") else value
 
 
 def _duration(raw: Mapping[str, Any]) -> timedelta | None:
@@ -232,6 +232,8 @@ def _tags(raw: Mapping[str, Any]) -> tuple[str, ...]:
     tags = tuple(t.strip() for t in items if t.strip())
     if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags):
         raise _Bad("tags", f"at most {MAX_TAGS} tags of at most {MAX_TAG} characters")
+    if any("," in t for t in tags):
+        raise _Bad("tags", "a tag holds no comma (exports list tags comma-separated)")
     return tags
 
 

@@ -174,12 +174,14 @@ async def _editable(
     entry = await rows.get(conn, entry_id, lock=True)
     if entry is None:
         raise TimeEntryNotFound(f"no time entry {entry_id}")
-    check_version(if_match, entry.version)
-    check_editable(entry)
+    # Who may act first: a caller who may not edit the entry learns neither its version nor
+    # the invoice it is on.
     if identity.role not in ("admin", "manager"):
         ctx = await rows.context(conn, entry.member_id, entry.project_id, identity.principal)
         managers = ctx.project.manager_ids if ctx.project else ()
         check_acts_for(identity, ctx.caller_member_id, entry.member_id, managers)
+    check_version(if_match, entry.version)
+    check_editable(entry)
     return entry
 
 

@@ -29,6 +29,8 @@ COLUMNS = (
     "start_time",
     "end_date",
     "end_time",
+    "started_at",
+    "ended_at",
     "duration",
     "billable",
     "task",
@@ -66,7 +68,9 @@ class ExportFilter:
 
 
 def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """A leading `'` guards a cell a spreadsheet would run as a formula; a value that starts
+    with `'` itself gets one too, so the importer's removal of one gives it back unchanged."""
+    return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
 
 
 def _duration(seconds: int) -> str:
@@ -103,6 +107,10 @@ async def export_csv(
                     start.time().isoformat(),
                     end.date().isoformat(),
                     end.time().isoformat(),
+                    # The instants too, with their offset: the importer prefers them, so an
+                    # entry in the hour a clock change repeats comes back where it was.
+                    start.isoformat(),
+                    end.isoformat(),
                     _duration(int((r["ended_at"] - r["started_at"]).total_seconds())),
                     "yes" if r["billable"] else "no",
                     safe_cell(r["task"] or ""),
