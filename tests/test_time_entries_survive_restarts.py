@@ -14,7 +14,7 @@ from invoicing.app import define as define_invoicing
 from invoicing.settings import InvoicingSettings
 from servicekit.identity import IDENTITY_HEADER, Identity
 from servicekit.service import Runtime, create_app
-from servicekit.testing import Infra, eventually, serve
+from servicekit.testing import Infra, eventually, read_topic, serve
 from timecapture.app import define as define_timecapture
 from timecapture.settings import TimecaptureSettings
 
@@ -99,3 +99,24 @@ async def test_restarted_timecapture_delivers_every_entry_once(
             runtime: Runtime = second_app.state.runtime
             assert runtime.relay is not None
             assert await unpublished(infra, tenant_id) == 0
+
+    # On the topic: one event per entry, whichever instance's relay sent it; downstream,
+    # invoicing applied each event once (one inbox row per event id).
+    records = await read_topic(
+        infra.kafka.bootstrap_servers,
+        "time-entry-logged",
+        lambda r: r.key.decode() in set(expected),
+        expected=len(expected),
+    )
+    event_ids = {dict(r.headers)["event_id"].decode() for r in records}
+    assert sorted({r.key.decode() for r in records}) == expected
+    assert len(event_ids) == len(expected)
+    inbox = await infra.fetch_as_tenant(
+        "invoicing",
+        tenant_id,
+        "SELECT event_id::text AS id, count(*) AS n FROM inbox"
+        " WHERE consumer = 'invoicing.time-entry-logged' AND event_id = ANY($1::uuid[])"
+        " GROUP BY 1",
+        list(event_ids),
+    )
+    assert {r["id"]: r["n"] for r in inbox} == dict.fromkeys(event_ids, 1)
