@@ -43,6 +43,8 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
             checks["migrations"] = await _check(_migrations(runtime))
     if runtime.producer is not None:
         checks["broker"] = await _check(_broker(runtime))
+        if runtime.started and runtime.definition.subscriptions:
+            checks["consumers"] = _consumers(runtime)
     return checks
 
 
@@ -72,3 +74,24 @@ async def _migrations(runtime: Runtime) -> None:
 async def _broker(runtime: Runtime) -> None:
     assert runtime.producer is not None
     await runtime.producer.client.fetch_all_metadata()
+
+
+def _consumers(runtime: Runtime) -> str:
+    """ "ok" while every consumer group's coordinator runs. aiokafka ends it on an error it
+    cannot recover from (a rejected SyncGroup, say), and the consumer then fetches nothing
+    more without failing: only this check tells."""
+    if runtime.broker is None:
+        return "stopped"
+    stopped = sorted(
+        str(getattr(sub, "group_id", "?"))
+        for sub in runtime.broker.subscribers
+        if not _coordinating(sub)
+    )
+    return f"stopped: {', '.join(stopped)}" if stopped else "ok"
+
+
+def _coordinating(subscriber: Any) -> bool:
+    # aiokafka keeps the task private; pinned by uv.lock and covered by the kit's tests.
+    consumer = getattr(subscriber, "consumer", None)
+    task = getattr(getattr(consumer, "_coordinator", None), "_coordination_task", None)
+    return isinstance(task, asyncio.Task) and not task.done()

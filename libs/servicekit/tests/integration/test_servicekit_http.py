@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -40,9 +42,30 @@ async def test_started_service_is_ready_with_every_check_ok(timecapture: httpx.A
     assert r.status_code == 200, r.text
     assert r.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok", "broker": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "broker": "ok", "consumers": "ok"},
     }
     assert (await timecapture.get("/livez")).status_code == 200
+
+
+async def test_a_consumer_whose_group_coordinator_ended_makes_the_service_unready(
+    infra: Infra,
+) -> None:
+    app = create_app(define_timecapture(infra.settings(TimecaptureSettings)))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        broker = app.state.runtime.broker
+        # As aiokafka does on an error it cannot recover from: the coordinator's task ends.
+        [voided] = [s for s in broker.subscribers if s.group_id == "timecapture.invoice-voided"]
+        task = voided.consumer._coordinator._coordination_task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+        r = await http.get("/readyz")
+
+    assert r.status_code == 503, r.text
+    assert r.json()["checks"]["consumers"] == "stopped: timecapture.invoice-voided"
+    assert r.json()["checks"]["broker"] == "ok"
 
 
 @pytest.mark.parametrize("token", [None, "garbage", "a.b.c"])
