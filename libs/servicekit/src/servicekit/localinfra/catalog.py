@@ -27,7 +27,7 @@ class ServiceEntry:
         return os.environ.get(f"BILLSTREAM_DB_PASSWORD_{self.name.upper()}", f"{self.name}-local")
 
 
-GATEWAY = ServiceEntry("gateway", 8000, database=False, kafka=False)
+GATEWAY = ServiceEntry("gateway", 8000, database=True, kafka=False)
 SERVICES: tuple[ServiceEntry, ...] = (
     GATEWAY,
     ServiceEntry("timecapture", 8001, database=True, kafka=True),

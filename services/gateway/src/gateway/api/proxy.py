@@ -7,9 +7,10 @@ import uuid
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.domain.auth import api_key_from, authenticate
+from gateway.domain.auth import api_key_from
 from gateway.domain.routing import owner_of
-from gateway.handlers import RouteNotFound, forward
+from gateway.handlers.forwarding import RouteNotFound, forward
+from gateway.handlers.keys import authenticate
 from gateway.upstream import Upstreams
 
 router = APIRouter()
@@ -20,9 +21,9 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 async def proxy(request: Request, path: str) -> Response:
     up: Upstreams = request.app.state.runtime.state["upstreams"]
     request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-    identity = authenticate(
+    identity = await authenticate(
+        request.app.state.runtime,
         api_key_from(request.headers.get("authorization"), request.headers.get("x-api-key")),
-        up.settings,
     )
     service = owner_of(request.url.path)
     if service is None:

@@ -1,0 +1,41 @@
+"""Dependencies of the gateway's own routes: they authenticate here, not through a token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from gateway.domain.auth import api_key_from
+from gateway.handlers import keys
+from servicekit.identity import Identity
+from servicekit.problems import ForbiddenError
+from servicekit.service import Runtime, get_runtime
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def presented_key(
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
+    return api_key_from(authorization, x_api_key)
+
+
+async def caller(request: Request, key: Annotated[str, Depends(presented_key)]) -> Identity:
+    identity = await keys.authenticate(request.app.state.runtime, key)
+    request.state.identity = identity
+    return identity
+
+
+async def admin(identity: Annotated[Identity, Depends(caller)]) -> Identity:
+    if identity.role != "admin":
+        raise ForbiddenError(
+            f"role {identity.role!r} may not manage API keys; allowed: admin",
+            required_roles=["admin"],
+        )
+    return identity
+
+
+Admin = Annotated[Identity, Depends(admin)]
+PresentedKey = Annotated[str, Depends(presented_key)]

@@ -1,0 +1,241 @@
+"""Tenants and API keys: operator bootstrap, keys stored hashed, rotation, revocation, roles,
+and the identity a key gives the services behind the gateway."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse
+
+from gateway.app import define
+from gateway.settings import GatewaySettings
+from servicekit.identity import IDENTITY_HEADER, Identity, IdentityVerifier
+from servicekit.problems import PROBLEM_JSON
+from servicekit.service import create_app
+from servicekit.testing import Infra, serve
+
+pytestmark = pytest.mark.integration
+
+OPERATOR = "bso_test_operator_key"
+
+
+@dataclass
+class Gateway:
+    url: str
+    seen: list[Identity] = field(default_factory=list)
+
+
+def whoami_app(verifier: IdentityVerifier, seen: list[Identity]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/clients")
+    async def clients(request: Request) -> JSONResponse:
+        identity = verifier.verify(request.headers[IDENTITY_HEADER])
+        seen.append(identity)
+        return JSONResponse({"tenant_id": str(identity.tenant_id), "role": identity.role})
+
+    return app
+
+
+@pytest.fixture(scope="module")
+async def gateway(infra: Infra) -> AsyncIterator[Gateway]:
+    gw = Gateway("")
+    async with serve(whoami_app(IdentityVerifier(infra.public_key), gw.seen)) as upstream:
+        settings = infra.settings(
+            GatewaySettings,
+            identity_private_key=infra.private_key,
+            operator_key=OPERATOR,
+            timecapture_url=upstream,
+        )
+        async with serve(create_app(define(settings))) as url:
+            gw.url = url
+            yield gw
+
+
+@pytest.fixture
+async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    gateway.seen.clear()
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        yield client
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def new_tenant(http: httpx.AsyncClient, name: str = "Acme") -> dict[str, Any]:
+    r = await http.post("/v1/tenants", json={"name": name}, headers=bearer(OPERATOR))
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = r.json()
+    assert body["type"] == f"https://billstream.dev/problems/{slug}"
+    return body
+
+
+async def test_operator_creates_a_tenant_whose_admin_key_reaches_the_services_as_its_admin(
+    gateway: Gateway, http: httpx.AsyncClient, infra: Infra
+) -> None:
+    tenant = await new_tenant(http)
+    key = tenant["api_key"]
+
+    assert key["role"] == "admin"
+    assert key["key"].startswith(f"bsk_{key['prefix']}_")
+    r = await http.get("/v1/clients", headers=bearer(key["key"]))
+    assert r.status_code == 200, r.text
+    assert gateway.seen == [Identity(uuid.UUID(tenant["id"]), f"api-key:{key['id']}", "admin")]
+
+    # Only the hash is stored.
+    conn = await asyncpg.connect(infra.admin_dsn())
+    try:
+        stored = await conn.fetchrow(
+            "SELECT prefix, secret_hash FROM gateway.api_keys WHERE id = $1", uuid.UUID(key["id"])
+        )
+    finally:
+        await conn.close()
+    assert stored["prefix"] == key["prefix"]
+    assert bytes(stored["secret_hash"]) == hashlib.sha256(key["key"].encode()).digest()
+
+
+@pytest.mark.parametrize("headers", [{}, bearer("wrong"), bearer("bsk_0123456789ab_nope")])
+async def test_tenants_are_created_only_with_the_operator_key(
+    http: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    r = await http.post("/v1/tenants", json={"name": "Nope"}, headers=headers)
+
+    problem(r, 401, "unauthorized")
+
+
+async def test_tenant_admin_key_is_not_the_operator_key(http: httpx.AsyncClient) -> None:
+    admin = (await new_tenant(http))["api_key"]["key"]
+
+    r = await http.post("/v1/tenants", json={"name": "Nope"}, headers=bearer(admin))
+
+    problem(r, 401, "unauthorized")
+
+
+async def test_bad_tenant_body_is_422_naming_the_field(http: httpx.AsyncClient) -> None:
+    r = await http.post("/v1/tenants", json={"name": ""}, headers=bearer(OPERATOR))
+
+    body = problem(r, 422, "validation")
+    assert [e["pointer"] for e in body["errors"]] == ["#/name"]
+
+
+async def test_admin_creates_lists_and_revokes_keys_and_lists_never_show_a_secret(
+    gateway: Gateway, http: httpx.AsyncClient
+) -> None:
+    admin = (await new_tenant(http))["api_key"]
+    r = await http.post(
+        "/v1/api-keys", json={"name": "ci", "role": "viewer"}, headers=bearer(admin["key"])
+    )
+    assert r.status_code == 201, r.text
+    viewer = r.json()
+    assert r.headers["location"] == f"/v1/api-keys/{viewer['id']}"
+    assert r.headers["cache-control"] == "no-store"
+
+    listed = await http.get("/v1/api-keys", params={"limit": 1}, headers=bearer(admin["key"]))
+    assert listed.status_code == 200, listed.text
+    first = listed.json()
+    rest = await http.get(
+        "/v1/api-keys",
+        params={"limit": 1, "cursor": first["next_cursor"]},
+        headers=bearer(admin["key"]),
+    )
+    items = first["items"] + rest.json()["items"]
+    assert [k["id"] for k in items] == [admin["id"], viewer["id"]]
+    assert rest.json()["next_cursor"] is None
+    assert all("key" not in k for k in items)
+    assert viewer["key"] not in listed.text + rest.text
+
+    assert (await http.get("/v1/clients", headers=bearer(viewer["key"]))).status_code == 200
+    assert gateway.seen[-1].role == "viewer"
+    r = await http.delete(f"/v1/api-keys/{viewer['id']}", headers=bearer(admin["key"]))
+    assert r.status_code == 204, r.text
+    problem(await http.get("/v1/clients", headers=bearer(viewer["key"])), 401, "unauthorized")
+    revoked = await http.get(f"/v1/api-keys/{viewer['id']}", headers=bearer(admin["key"]))
+    assert revoked.json()["revoked_at"] is not None
+    again = await http.delete(f"/v1/api-keys/{viewer['id']}", headers=bearer(admin["key"]))
+    problem(again, 404, "api-key-not-found")
+
+
+async def test_rotation_gives_a_new_key_with_the_same_role_and_ends_the_old_one(
+    http: httpx.AsyncClient,
+) -> None:
+    admin = (await new_tenant(http))["api_key"]
+    made = await http.post(
+        "/v1/api-keys", json={"name": "deploy", "role": "manager"}, headers=bearer(admin["key"])
+    )
+    old = made.json()
+    assert (await http.get("/v1/clients", headers=bearer(old["key"]))).status_code == 200
+
+    r = await http.post(f"/v1/api-keys/{old['id']}/rotate", headers=bearer(admin["key"]))
+
+    assert r.status_code == 201, r.text
+    new = r.json()
+    assert (new["name"], new["role"]) == ("deploy", "manager")
+    assert new["key"] != old["key"]
+    problem(await http.get("/v1/clients", headers=bearer(old["key"])), 401, "unauthorized")
+    assert (await http.get("/v1/clients", headers=bearer(new["key"]))).status_code == 200
+    before = await http.get(f"/v1/api-keys/{old['id']}", headers=bearer(admin["key"]))
+    assert before.json()["replaced_by"] == new["id"]
+
+
+@pytest.mark.parametrize("role", ["manager", "member", "viewer"])
+async def test_only_admins_manage_keys(http: httpx.AsyncClient, role: str) -> None:
+    admin = (await new_tenant(http))["api_key"]
+    made = await http.post(
+        "/v1/api-keys", json={"name": role, "role": role}, headers=bearer(admin["key"])
+    )
+    key = made.json()
+
+    attempts = [
+        await http.post(
+            "/v1/api-keys", json={"name": "x", "role": "admin"}, headers=bearer(key["key"])
+        ),
+        await http.get("/v1/api-keys", headers=bearer(key["key"])),
+        await http.post(f"/v1/api-keys/{key['id']}/rotate", headers=bearer(key["key"])),
+        await http.delete(f"/v1/api-keys/{admin['id']}", headers=bearer(key["key"])),
+    ]
+
+    for r in attempts:
+        problem(r, 403, "forbidden")
+    assert (await http.get("/v1/clients", headers=bearer(admin["key"]))).status_code == 200
+
+
+async def test_one_tenants_admin_cannot_see_or_touch_another_tenants_keys(
+    http: httpx.AsyncClient,
+) -> None:
+    a = (await new_tenant(http, "A"))["api_key"]
+    b = (await new_tenant(http, "B"))["api_key"]
+
+    listed = await http.get("/v1/api-keys", headers=bearer(a["key"]))
+    assert [k["id"] for k in listed.json()["items"]] == [a["id"]]
+    for r in [
+        await http.get(f"/v1/api-keys/{b['id']}", headers=bearer(a["key"])),
+        await http.post(f"/v1/api-keys/{b['id']}/rotate", headers=bearer(a["key"])),
+        await http.delete(f"/v1/api-keys/{b['id']}", headers=bearer(a["key"])),
+    ]:
+        problem(r, 404, "api-key-not-found")
+    assert (await http.get("/v1/clients", headers=bearer(b["key"]))).status_code == 200
+
+
+async def test_a_key_with_a_known_prefix_and_a_wrong_secret_is_401(
+    http: httpx.AsyncClient,
+) -> None:
+    key = (await new_tenant(http))["api_key"]
+    forged = f"bsk_{key['prefix']}_{'A' * 32}"
+
+    problem(await http.get("/v1/clients", headers=bearer(forged)), 401, "unauthorized")
