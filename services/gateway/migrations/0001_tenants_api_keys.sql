@@ -1,6 +1,7 @@
 -- Tenants and their API keys. A key is found by its public prefix before its tenant is
--- known, so the policy also admits rows while the transaction-local `billstream.key_lookup`
--- is set; every other statement sees only the current tenant's rows.
+-- known, so a second policy lets a transaction with no tenant read keys while its
+-- transaction-local `billstream.key_lookup` is on; everything else sees, and writes, only
+-- the current tenant's rows.
 
 CREATE TABLE tenants (
     id         uuid        PRIMARY KEY,
@@ -25,6 +26,7 @@ CREATE INDEX api_keys_created ON api_keys (tenant_id, created_at, id);
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON api_keys
-    USING (tenant_id = current_tenant()
-           OR current_setting('billstream.key_lookup', true) = 'on')
-    WITH CHECK (tenant_id = current_tenant());
+    USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
+-- Reading only, and only outside any tenant.
+CREATE POLICY key_lookup ON api_keys FOR SELECT
+    USING (current_tenant() IS NULL AND current_setting('billstream.key_lookup', true) = 'on');

@@ -1,12 +1,24 @@
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gateway.api import api_keys, tenants
 from gateway.api.proxy import router as proxy_router
+from gateway.handlers.keys import ensure_tenant
 from gateway.settings import GatewaySettings
 from gateway.upstream import upstreams
-from servicekit.service import ServiceDefinition
+from servicekit.service import Runtime, ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@contextlib.asynccontextmanager
+async def dev_tenant(runtime: Runtime) -> AsyncIterator[None]:
+    settings = runtime.settings
+    assert isinstance(settings, GatewaySettings)
+    if settings.dev_tenant_id is not None and runtime.pool is not None:
+        await ensure_tenant(runtime, settings.dev_tenant_id, "dev tenant")
+    yield
 
 
 def define(settings: GatewaySettings | None = None) -> ServiceDefinition:
@@ -15,6 +27,6 @@ def define(settings: GatewaySettings | None = None) -> ServiceDefinition:
         title="Billstream API",
         # The gateway's own routes before the proxy, which takes every other /v1 path.
         public_routers=[tenants.router, api_keys.router, proxy_router],
-        resources=[upstreams],
+        resources=[upstreams, dev_tenant],
         migrations_dir=MIGRATIONS,
     )

@@ -3,6 +3,7 @@ and the identity a key gives the services behind the gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -111,11 +112,13 @@ async def test_operator_creates_a_tenant_whose_admin_key_reaches_the_services_as
 
 
 @pytest.mark.parametrize("headers", [{}, bearer("wrong"), bearer("bsk_0123456789ab_nope")])
+@pytest.mark.parametrize("body", [{"name": "Nope"}, {"name": ""}], ids=["valid", "invalid"])
 async def test_tenants_are_created_only_with_the_operator_key(
-    http: httpx.AsyncClient, headers: dict[str, str]
+    http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, str]
 ) -> None:
-    r = await http.post("/v1/tenants", json={"name": "Nope"}, headers=headers)
+    r = await http.post("/v1/tenants", json=body, headers=headers)
 
+    # Checked before the body: without the key, not even its validation errors.
     problem(r, 401, "unauthorized")
 
 
@@ -168,7 +171,9 @@ async def test_admin_creates_lists_and_revokes_keys_and_lists_never_show_a_secre
     revoked = await http.get(f"/v1/api-keys/{viewer['id']}", headers=bearer(admin["key"]))
     assert revoked.json()["revoked_at"] is not None
     again = await http.delete(f"/v1/api-keys/{viewer['id']}", headers=bearer(admin["key"]))
-    problem(again, 404, "api-key-not-found")
+    problem(again, 409, "api-key-revoked")
+    rotated = await http.post(f"/v1/api-keys/{viewer['id']}/rotate", headers=bearer(admin["key"]))
+    problem(rotated, 409, "api-key-revoked")
 
 
 async def test_rotation_gives_a_new_key_with_the_same_role_and_ends_the_old_one(
@@ -239,3 +244,55 @@ async def test_a_key_with_a_known_prefix_and_a_wrong_secret_is_401(
     forged = f"bsk_{key['prefix']}_{'A' * 32}"
 
     problem(await http.get("/v1/clients", headers=bearer(forged)), 401, "unauthorized")
+
+
+async def test_the_last_admin_key_cannot_be_revoked(http: httpx.AsyncClient) -> None:
+    admin = (await new_tenant(http))["api_key"]
+
+    r = await http.delete(f"/v1/api-keys/{admin['id']}", headers=bearer(admin["key"]))
+
+    problem(r, 409, "last-admin-key")
+    second = await http.post(
+        "/v1/api-keys", json={"name": "second", "role": "admin"}, headers=bearer(admin["key"])
+    )
+    r = await http.delete(f"/v1/api-keys/{admin['id']}", headers=bearer(second.json()["key"]))
+    assert r.status_code == 204, r.text
+
+
+async def test_concurrent_rotations_of_one_key_make_one_new_key(http: httpx.AsyncClient) -> None:
+    admin = (await new_tenant(http))["api_key"]
+    made = await http.post(
+        "/v1/api-keys", json={"name": "ci", "role": "member"}, headers=bearer(admin["key"])
+    )
+    target = made.json()
+
+    results = await asyncio.gather(
+        *(
+            http.post(f"/v1/api-keys/{target['id']}/rotate", headers=bearer(admin["key"]))
+            for _ in range(5)
+        )
+    )
+
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409, 409]
+    [new] = [r.json() for r in results if r.status_code == 201]
+    listed = await http.get("/v1/api-keys", headers=bearer(admin["key"]))
+    live = [k["id"] for k in listed.json()["items"] if k["revoked_at"] is None]
+    assert live == [admin["id"], new["id"]]
+
+
+async def test_the_dev_key_manages_keys_of_the_dev_tenant(infra: Infra) -> None:
+    dev_tenant = uuid.uuid4()
+    settings = infra.settings(
+        GatewaySettings,
+        identity_private_key=infra.private_key,
+        dev_api_key="bsk_dev_gateway_keys_test",
+        dev_tenant_id=dev_tenant,
+    )
+    async with (
+        serve(create_app(define(settings))) as url,
+        httpx.AsyncClient(base_url=url, headers=bearer("bsk_dev_gateway_keys_test")) as http,
+    ):
+        r = await http.post("/v1/api-keys", json={"name": "from dev", "role": "viewer"})
+        assert r.status_code == 201, r.text
+        listed = await http.get("/v1/api-keys")
+    assert [k["name"] for k in listed.json()["items"]] == ["from dev"]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from gateway.domain.api_keys import hash_of, matches, new_key, prefix_of
+from gateway.domain.api_keys import StoredKey, hash_of, matches, new_key, prefix_of
 from gateway.domain.auth import api_key_from, dev_identity
+from gateway.handlers.keys import KeyCache
 from servicekit.identity import Identity
 from servicekit.problems import UnauthorizedError
 
 DEV_KEY = "bsk_test_dev_key"
 TENANT_ID = uuid.UUID("0196f0a2-7c1e-7d4a-9a53-3f1c2b9e8d01")
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +88,19 @@ def test_a_new_key_is_found_by_its_prefix_and_matches_only_its_hash() -> None:
 )
 def test_malformed_keys_have_no_prefix(key: str) -> None:
     assert prefix_of(key) is None
+
+
+def stored(prefix: str) -> StoredKey:
+    return StoredKey(TENANT_ID, uuid.uuid4(), "k", prefix, "admin", NOW, None, None)
+
+
+def test_a_key_read_before_it_changed_here_is_not_cached() -> None:
+    cache = KeyCache()
+    read_at = time.monotonic()
+    cache.forget("0123456789ab")  # revoked while the read was in flight
+
+    cache.put(stored("0123456789ab"), b"h", read_at=read_at)
+
+    assert cache.get("0123456789ab") is None
+    cache.put(stored("0123456789ab"), b"h", read_at=time.monotonic())
+    assert cache.get("0123456789ab") is not None

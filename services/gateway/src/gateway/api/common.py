@@ -39,3 +39,11 @@ async def admin(identity: Annotated[Identity, Depends(caller)]) -> Identity:
 
 Admin = Annotated[Identity, Depends(admin)]
 PresentedKey = Annotated[str, Depends(presented_key)]
+
+
+async def operator(runtime: RuntimeDep, key: Annotated[str, Depends(presented_key)]) -> None:
+    # A dependency, so a caller without the operator key learns nothing from body errors.
+    keys.check_operator(runtime, key)
+
+
+Operator = Annotated[None, Depends(operator)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from gateway.api.api_keys import CreatedKeyOut
-from gateway.api.common import PresentedKey, RuntimeDep
+from gateway.api.common import Operator, RuntimeDep
 from gateway.handlers import keys
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
@@ -31,12 +31,10 @@ class TenantOut(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantOut)
 async def create_tenant(
-    body: TenantIn, response: Response, runtime: RuntimeDep, key: PresentedKey
+    _: Operator, body: TenantIn, response: Response, runtime: RuntimeDep
 ) -> TenantOut:
     """Operator only (`Authorization: Bearer <BILLSTREAM_OPERATOR_KEY>`)."""
-    keys.check_operator(runtime, key)
     tenant_id, stored, clear = await keys.create_tenant(runtime, body.name, body.key_name)
-    response.headers["Location"] = f"/v1/tenants/{tenant_id}"
     response.headers["Cache-Control"] = "no-store"
     return TenantOut(
         id=tenant_id,

@@ -18,10 +18,25 @@ _LOOKUP_ON = "SELECT set_config('billstream.key_lookup', 'on', true)"
 _BY_PREFIX = f"SELECT {_COLUMNS}, secret_hash FROM api_keys WHERE prefix = $1"
 
 
-async def insert_tenant(conn: Connection, tenant_id: UUID, name: str, now: datetime) -> None:
+async def insert_tenant(
+    conn: Connection, tenant_id: UUID, name: str, now: datetime, *, if_absent: bool = False
+) -> None:
     await conn.execute(
-        "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", tenant_id, name, now
+        "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)"
+        + (" ON CONFLICT (id) DO NOTHING" if if_absent else ""),
+        tenant_id,
+        name,
+        now,
     )
+
+
+async def live_admins(conn: Connection) -> int:
+    # Locked: two revocations of the tenant's last two admin keys must not both pass.
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM (SELECT FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL"
+        " FOR UPDATE) AS live"
+    )
+    return count
 
 
 async def insert_key(conn: Connection, key: StoredKey, secret_hash: bytes) -> None:

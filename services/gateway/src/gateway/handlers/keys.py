@@ -15,13 +15,14 @@ from gateway.settings import GatewaySettings
 from servicekit.db import Connection, tenant_transaction
 from servicekit.identity import Identity, Role
 from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
-from servicekit.problems import NotFoundError, UnauthorizedError
+from servicekit.problems import ConflictError, NotFoundError, UnauthorizedError
 from servicekit.service import Runtime
 
 # A revoked key keeps working on other gateway replicas for at most this long.
 KEY_CACHE_TTL_S = 5.0
 KEY_SORTS = {"created_at": SortColumn("created_at", "timestamptz")}
 _BEARER = {"WWW-Authenticate": "Bearer"}
+_CACHE_SIZE = 10_000
 
 
 class ApiKeyNotFound(NotFoundError):
@@ -29,11 +30,23 @@ class ApiKeyNotFound(NotFoundError):
     title = "No such API key"
 
 
+class ApiKeyRevoked(ConflictError):
+    slug = "api-key-revoked"
+    title = "API key already revoked"
+
+
+class LastAdminKey(ConflictError):
+    slug = "last-admin-key"
+    title = "Last admin key"
+
+
 @dataclass
 class KeyCache:
-    """Keys by prefix, as last read, with when (monotonic seconds)."""
+    """Keys by prefix as last read, with when (monotonic seconds). A read that began before
+    the key's last change on this replica is not cached: it may hold the state before it."""
 
     entries: dict[str, tuple[StoredKey, bytes, float]] = field(default_factory=dict)
+    changed: dict[str, float] = field(default_factory=dict)
 
     def get(self, prefix: str) -> tuple[StoredKey, bytes] | None:
         found = self.entries.get(prefix)
@@ -41,10 +54,19 @@ class KeyCache:
             return None
         return found[0], found[1]
 
-    def put(self, key: StoredKey, secret_hash: bytes) -> None:
-        if len(self.entries) >= 10_000:
+    def put(self, key: StoredKey, secret_hash: bytes, *, read_at: float) -> None:
+        if self.changed.get(key.prefix, float("-inf")) >= read_at:
+            return
+        if len(self.entries) >= _CACHE_SIZE:
             self.entries.clear()
-        self.entries[key.prefix] = (key, secret_hash, time.monotonic())
+        self.entries[key.prefix] = (key, secret_hash, read_at)
+
+    def forget(self, prefix: str) -> None:
+        self.entries.pop(prefix, None)
+        now = time.monotonic()
+        # Marks older than any read still in flight can go.
+        self.changed = {p: t for p, t in self.changed.items() if now - t < KEY_CACHE_TTL_S}
+        self.changed[prefix] = now
 
 
 def _settings(runtime: Runtime) -> GatewaySettings:
@@ -73,11 +95,12 @@ async def authenticate(runtime: Runtime, key: str) -> Identity:
     cache = _cache(runtime)
     found = cache.get(prefix)
     if found is None:
+        read_at = time.monotonic()
         async with runtime.pool.acquire() as conn, conn.transaction():
             found = await rows.by_prefix(conn, prefix)
         if found is None:
             raise unknown
-        cache.put(*found)
+        cache.put(*found, read_at=read_at)
     stored, secret_hash = found
     if stored.revoked_at is not None or not matches(key, secret_hash):
         raise unknown
@@ -87,7 +110,9 @@ async def authenticate(runtime: Runtime, key: str) -> Identity:
 def check_operator(runtime: Runtime, key: str) -> None:
     operator = _settings(runtime).operator_key
     if operator is None:
-        raise UnauthorizedError("tenant bootstrap is disabled: no operator key is configured")
+        raise UnauthorizedError(
+            "tenant bootstrap is disabled: no operator key is configured", headers=_BEARER
+        )
     if not hmac.compare_digest(key.encode(), operator.get_secret_value().encode()):
         raise UnauthorizedError("not the operator key", headers=_BEARER)
 
@@ -145,19 +170,31 @@ async def rotate_key(runtime: Runtime, identity: Identity, key_id: UUID) -> tupl
         )
         await rows.insert_key(conn, stored, made.secret_hash)
         await rows.revoke(conn, key_id, now, replaced_by=stored.id)
-    _cache(runtime).entries.pop(old.prefix, None)
+    _cache(runtime).forget(old.prefix)
     return stored, made.key
 
 
 async def revoke_key(runtime: Runtime, identity: Identity, key_id: UUID) -> None:
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         old = await _live(conn, key_id)
+        if old.role == "admin" and await rows.live_admins(conn) <= 1:
+            raise LastAdminKey(
+                "this is the tenant's last admin key: create another admin key first"
+            )
         await rows.revoke(conn, key_id, runtime.clock())
-    _cache(runtime).entries.pop(old.prefix, None)
+    _cache(runtime).forget(old.prefix)
+
+
+async def ensure_tenant(runtime: Runtime, tenant_id: UUID, name: str) -> None:
+    """The dev tenant exists like any other, so the dev key can create keys too."""
+    async with tenant_transaction(runtime.require_pool(), tenant_id) as conn:
+        await rows.insert_tenant(conn, tenant_id, name, runtime.clock(), if_absent=True)
 
 
 async def _live(conn: Connection, key_id: UUID) -> StoredKey:
     stored = await rows.get(conn, key_id, lock=True)
-    if stored is None or stored.revoked_at is not None:
-        raise ApiKeyNotFound(f"no live API key {key_id}")
+    if stored is None:
+        raise ApiKeyNotFound(f"no API key {key_id}")
+    if stored.revoked_at is not None:
+        raise ApiKeyRevoked(f"API key {key_id} was revoked at {stored.revoked_at.isoformat()}")
     return stored
