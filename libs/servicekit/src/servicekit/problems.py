@@ -161,6 +161,32 @@ async def _on_unstorable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# The database (or a peer) cannot be reached now: the request was fine and may be sent again.
+# OSError covers refused connections and TimeoutError (a pool with no free connection).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+)
+
+
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "Service unavailable",
+        "A service this request needs cannot be reached now; try again shortly.",
+        slug="unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -182,4 +208,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(asyncpg.exceptions.DataError, _on_unstorable)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _on_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -3,7 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from servicekit.problems import PROBLEM_JSON, validation_problem
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from servicekit.problems import PROBLEM_JSON, install_problem_handlers, validation_problem
 
 
 def body_of(errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,3 +68,48 @@ def test_characters_outside_a_uri_fragment_are_percent_encoded() -> None:
     body = body_of([{"loc": ("body", "unit price", "%"), "msg": "Extra inputs are not permitted"}])
 
     assert body["errors"][0]["pointer"] == "#/unit%20price/%25"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "Connection refused"),
+        TimeoutError(),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.TooManyConnectionsError("too many clients"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+async def test_an_unreachable_database_is_503_with_retry_after(error: Exception) -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/v1/things")
+    async def things() -> None:
+        raise error
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        r = await http.get("/v1/things")
+
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    assert r.headers["retry-after"] == "1"
+    assert r.json()["type"] == "https://billstream.dev/problems/unavailable"
+
+
+async def test_any_other_error_stays_a_500_problem() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/v1/things")
+    async def things() -> None:
+        raise KeyError("bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        r = await http.get("/v1/things")
+
+    assert r.status_code == 500
+    assert r.headers["content-type"] == PROBLEM_JSON
