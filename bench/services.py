@@ -60,6 +60,9 @@ async def platform(
                 ),
                 f"{svc.env_prefix}HTTP_PORT": str(port),
                 f"{svc.env_prefix}LOG_LEVEL": "WARNING",
+                # The load comes from one key: measured is the platform, not the limiter.
+                "GATEWAY_RATE_LIMIT_KEY_PER_S": "0",
+                "GATEWAY_RATE_LIMIT_TENANT_PER_S": "0",
                 **(extra_env or {}),
             }
             if name == "gateway":

@@ -55,6 +55,8 @@ class ServiceDefinition:
     new_id: IdFactory = uuid7
     # Extra resources living as long as the app (the gateway's HTTP client pool).
     resources: Sequence[Callable[[Runtime], AbstractAsyncContextManager[None]]] = ()
+    # Last touches to the built app (the gateway's CORS middleware).
+    customize: Callable[[FastAPI], None] | None = None
 
 
 @dataclass
@@ -239,4 +241,6 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         exclude_spans=["receive", "send"],
     )
     app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
+    if definition.customize is not None:
+        definition.customize(app)
     return app

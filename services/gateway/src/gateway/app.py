@@ -1,6 +1,9 @@
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from gateway.api import api_keys, tenants
 from gateway.api.proxy import router as proxy_router
@@ -21,12 +24,37 @@ async def dev_tenant(runtime: Runtime) -> AsyncIterator[None]:
     yield
 
 
+def cors(settings: GatewaySettings) -> Callable[[FastAPI], None]:
+    def add(app: FastAPI) -> None:
+        if settings.cors_origins:
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Idempotency-Key",
+                    "If-Match",
+                    "X-API-Key",
+                    "X-Request-ID",
+                    "traceparent",
+                ],
+                expose_headers=["ETag", "Location", "Link", "Retry-After", "X-Request-ID"],
+                max_age=600,
+            )
+
+    return add
+
+
 def define(settings: GatewaySettings | None = None) -> ServiceDefinition:
+    settings = settings or GatewaySettings()
     return ServiceDefinition(
-        settings=settings or GatewaySettings(),
+        settings=settings,
         title="Billstream API",
         # The gateway's own routes before the proxy, which takes every other /v1 path.
         public_routers=[tenants.router, api_keys.router, proxy_router],
         resources=[upstreams, dev_tenant],
         migrations_dir=MIGRATIONS,
+        customize=cors(settings),
     )

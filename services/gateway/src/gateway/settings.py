@@ -27,6 +27,17 @@ class GatewaySettings(ServiceSettings):
         32, ge=1, description="Pooled connections per service; more queue in the gateway."
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    rate_limit_key_per_s: float = Field(
+        500.0, ge=0, description="Requests per second per API key, per replica; 0: no limit."
+    )
+    rate_limit_key_burst: float = Field(1000.0, ge=1)
+    rate_limit_tenant_per_s: float = Field(
+        1000.0, ge=0, description="Requests per second per tenant, per replica; 0: no limit."
+    )
+    rate_limit_tenant_burst: float = Field(2000.0, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS)."
+    )
 
     def upstream_url(self, service: str) -> str:
         url: str = getattr(self, f"{service}_url")

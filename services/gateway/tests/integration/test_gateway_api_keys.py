@@ -296,3 +296,55 @@ async def test_the_dev_key_manages_keys_of_the_dev_tenant(infra: Infra) -> None:
         assert r.status_code == 201, r.text
         listed = await http.get("/v1/api-keys")
     assert [k["name"] for k in listed.json()["items"]] == ["from dev"]
+
+
+async def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
+    infra: Infra, gateway: Gateway
+) -> None:
+    settings = infra.settings(
+        GatewaySettings,
+        identity_private_key=infra.private_key,
+        dev_api_key="bsk_dev_rate_limit_test",
+        dev_tenant_id=uuid.uuid4(),
+        timecapture_url=gateway.url,  # never reached: refused before forwarding
+        rate_limit_key_per_s=0.01,
+        rate_limit_key_burst=2,
+    )
+    async with (
+        serve(create_app(define(settings))) as url,
+        httpx.AsyncClient(base_url=url, headers=bearer("bsk_dev_rate_limit_test")) as http,
+    ):
+        first = [await http.get("/v1/api-keys") for _ in range(2)]
+        limited = await http.get("/v1/api-keys")
+        forwarded = await http.get("/v1/clients")
+
+    assert [r.status_code for r in first] == [200, 200]
+    for r in (limited, forwarded):
+        body = problem(r, 429, "rate-limited")
+        assert int(r.headers["retry-after"]) >= 1
+        assert body["retry_after_s"] == int(r.headers["retry-after"])
+
+
+async def test_cors_preflight_is_answered_for_configured_origins_only(infra: Infra) -> None:
+    settings = infra.settings(
+        GatewaySettings,
+        identity_private_key=infra.private_key,
+        cors_origins=["https://app.example.com"],
+    )
+    async with serve(create_app(define(settings))) as url, httpx.AsyncClient(base_url=url) as http:
+        allowed = await http.options(
+            "/v1/clients",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        other = await http.options(
+            "/v1/clients",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "access-control-allow-origin" not in other.headers

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from gateway.domain.auth import api_key_from
-from gateway.handlers import keys
+from gateway.handlers import keys, limits
 from servicekit.identity import Identity
 from servicekit.problems import ForbiddenError
 from servicekit.service import Runtime, get_runtime
@@ -23,7 +23,9 @@ async def presented_key(
 
 
 async def caller(request: Request, key: Annotated[str, Depends(presented_key)]) -> Identity:
-    identity = await keys.authenticate(request.app.state.runtime, key)
+    runtime = request.app.state.runtime
+    identity = await keys.authenticate(runtime, key)
+    limits.admit(runtime, identity)
     request.state.identity = identity
     return identity
 

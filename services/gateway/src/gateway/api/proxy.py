@@ -11,6 +11,7 @@ from gateway.domain.auth import api_key_from
 from gateway.domain.routing import owner_of
 from gateway.handlers.forwarding import RouteNotFound, forward
 from gateway.handlers.keys import authenticate
+from gateway.handlers.limits import admit
 from gateway.upstream import Upstreams
 
 router = APIRouter()
@@ -21,10 +22,12 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 async def proxy(request: Request, path: str) -> Response:
     up: Upstreams = request.app.state.runtime.state["upstreams"]
     request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    runtime = request.app.state.runtime
     identity = await authenticate(
-        request.app.state.runtime,
+        runtime,
         api_key_from(request.headers.get("authorization"), request.headers.get("x-api-key")),
     )
+    admit(runtime, identity)
     service = owner_of(request.url.path)
     if service is None:
         raise RouteNotFound(f"no service serves {request.url.path}")

@@ -1,0 +1,45 @@
+"""Admitting an authenticated request under its key's and its tenant's rate limits."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from gateway.domain.rate_limits import Buckets, Limit, RateLimiter
+from gateway.settings import GatewaySettings
+from servicekit.identity import Identity
+from servicekit.problems import ServiceError
+from servicekit.service import Runtime
+
+
+class RateLimited(ServiceError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+def _limiter(runtime: Runtime) -> RateLimiter:
+    limiter = runtime.state.get("rate_limiter")
+    if isinstance(limiter, RateLimiter):
+        return limiter
+    s = runtime.settings
+    assert isinstance(s, GatewaySettings)
+    limiter = RateLimiter(
+        per_key=Buckets(Limit(s.rate_limit_key_per_s, s.rate_limit_key_burst), time.monotonic),
+        per_tenant=Buckets(
+            Limit(s.rate_limit_tenant_per_s, s.rate_limit_tenant_burst), time.monotonic
+        ),
+    )
+    runtime.state["rate_limiter"] = limiter
+    return limiter
+
+
+def admit(runtime: Runtime, identity: Identity) -> None:
+    wait = _limiter(runtime).admit(identity.principal, str(identity.tenant_id))
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimited(
+            f"too many requests for this API key or tenant; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+            retry_after_s=seconds,
+        )
