@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.api import api_keys, tenants
+from gateway.api import api_keys, docs, tenants
 from gateway.api.proxy import router as proxy_router
 from gateway.handlers.keys import ensure_tenant
 from gateway.settings import GatewaySettings
@@ -24,8 +24,14 @@ async def dev_tenant(runtime: Runtime) -> AsyncIterator[None]:
     yield
 
 
-def cors(settings: GatewaySettings) -> Callable[[FastAPI], None]:
+def customize(settings: GatewaySettings) -> Callable[[FastAPI], None]:
     def add(app: FastAPI) -> None:
+        # FastAPI's own /openapi.json knows only the gateway's routes: ours replaces it
+        # (and /docs, which reads that URL, shows the whole API).
+        app.router.routes[:] = [
+            r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url
+        ]
+        app.include_router(docs.router)
         if settings.cors_origins:
             app.add_middleware(
                 CORSMiddleware,
@@ -56,5 +62,5 @@ def define(settings: GatewaySettings | None = None) -> ServiceDefinition:
         public_routers=[tenants.router, api_keys.router, proxy_router],
         resources=[upstreams, dev_tenant],
         migrations_dir=MIGRATIONS,
-        customize=cors(settings),
+        customize=customize(settings),
     )

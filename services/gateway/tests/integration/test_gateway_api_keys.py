@@ -17,11 +17,14 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
 from gateway.app import define
+from gateway.domain.openapi import dangling_refs
 from gateway.settings import GatewaySettings
 from servicekit.identity import IDENTITY_HEADER, Identity, IdentityVerifier
 from servicekit.problems import PROBLEM_JSON
 from servicekit.service import create_app
 from servicekit.testing import Infra, serve
+from timecapture.app import define as define_timecapture
+from timecapture.settings import TimecaptureSettings
 
 pytestmark = pytest.mark.integration
 
@@ -348,3 +351,33 @@ async def test_cors_preflight_is_answered_for_configured_origins_only(infra: Inf
     assert allowed.status_code == 200, allowed.text
     assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_openapi_holds_the_gateways_routes_and_each_reachable_services(
+    infra: Infra,
+) -> None:
+    timecapture = create_app(
+        define_timecapture(infra.settings(TimecaptureSettings, kafka_bootstrap_servers=None))
+    )
+    async with serve(timecapture) as tc_url:
+        settings = infra.settings(
+            GatewaySettings,
+            identity_private_key=infra.private_key,
+            timecapture_url=tc_url,
+            invoicing_url="http://127.0.0.1:9",  # nothing listens there
+        )
+        async with (
+            serve(create_app(define(settings))) as url,
+            httpx.AsyncClient(base_url=url) as http,
+        ):
+            r = await http.get("/openapi.json")
+            docs = await http.get("/docs")
+
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert {"/v1/tenants", "/v1/api-keys", "/v1/clients", "/v1/time-entries"} <= set(doc["paths"])
+    assert not any(p.startswith("/v1/{path") for p in doc["paths"])
+    assert dangling_refs(doc) == set()
+    assert "invoicing" in doc["x-billstream-unavailable"]
+    assert docs.status_code == 200
+    assert "/openapi.json" in docs.text
