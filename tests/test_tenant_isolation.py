@@ -227,7 +227,9 @@ async def test_a_viewer_key_can_read_but_every_write_is_refused(platform: Platfo
         where = f"{method.upper()} {path}: {r.status_code} {r.text[:300]}"
         if path == "/v1/tenants":
             assert r.status_code == 401, where  # the operator's alone
-        elif method in WRITES or path.startswith("/v1/api-keys"):
+        elif path.startswith("/v1/auth/"):
+            assert r.status_code == 422, where  # credentials go in the body, not a key
+        elif method in WRITES or path.startswith(("/v1/api-keys", "/v1/users")):
             assert r.status_code == 403, where
         else:
             assert r.status_code == 200, where

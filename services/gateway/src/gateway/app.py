@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.api import api_keys, docs, tenants
+from gateway.api import api_keys, docs, tenants, users
 from gateway.api.proxy import router as proxy_router
 from gateway.handlers.keys import ensure_tenant
 from gateway.settings import GatewaySettings
@@ -59,7 +59,7 @@ def define(settings: GatewaySettings | None = None) -> ServiceDefinition:
         settings=settings,
         title="Billstream API",
         # The gateway's own routes before the proxy, which takes every other /v1 path.
-        public_routers=[tenants.router, api_keys.router, proxy_router],
+        public_routers=[tenants.router, api_keys.router, users.router, proxy_router],
         resources=[upstreams, dev_tenant],
         migrations_dir=MIGRATIONS,
         customize=customize(settings),

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from gateway.app import define
 from gateway.domain.openapi import dangling_refs
 from gateway.settings import GatewaySettings
-from servicekit.identity import IDENTITY_HEADER, Identity, IdentityVerifier
+from servicekit.identity import IDENTITY_HEADER, Identity, IdentitySigner, IdentityVerifier
 from servicekit.problems import PROBLEM_JSON
 from servicekit.service import create_app
 from servicekit.testing import Infra, serve
@@ -381,3 +381,87 @@ async def test_openapi_holds_the_gateways_routes_and_each_reachable_services(
     assert "invoicing" in doc["x-billstream-unavailable"]
     assert docs.status_code == 200
     assert "/openapi.json" in docs.text
+
+
+async def test_a_user_logs_in_reaches_the_services_and_refreshes_once(
+    gateway: Gateway, http: httpx.AsyncClient
+) -> None:
+    made = await new_tenant(http)
+    admin = made["api_key"]["key"]
+    r = await http.post(
+        "/v1/users",
+        json={
+            "email": "Ada@Example.com",
+            "name": "Ada",
+            "password": "correct horse",
+            "role": "member",
+        },
+        headers=bearer(admin),
+    )
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert "password" not in r.text
+    assert "hash" not in r.text
+    login = {"tenant_id": made["id"], "email": "ada@example.com", "password": "correct horse"}
+
+    wrong = await http.post("/v1/auth/token", json={**login, "password": "wrong horse"})
+    nobody = await http.post("/v1/auth/token", json={**login, "email": "nobody@example.com"})
+    problem(wrong, 401, "unauthorized")
+    problem(nobody, 401, "unauthorized")
+    assert wrong.json()["detail"] == nobody.json()["detail"]
+
+    tokens = await http.post("/v1/auth/token", json=login)
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.json()["expires_in"] == 900
+    reached = await http.get("/v1/clients", headers=bearer(tokens.json()["access_token"]))
+    assert reached.status_code == 200, reached.text
+    assert gateway.seen[-1] == Identity(uuid.UUID(made["id"]), f"user:{user['id']}", "member")
+    # A member manages no keys or users.
+    members_only = await http.get("/v1/users", headers=bearer(tokens.json()["access_token"]))
+    problem(members_only, 403, "forbidden")
+
+    refreshed = await http.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens.json()["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["refresh_token"] != tokens.json()["refresh_token"]
+    replayed = await http.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens.json()["refresh_token"]}
+    )
+    problem(replayed, 401, "unauthorized")
+    assert (
+        await http.get("/v1/clients", headers=bearer(refreshed.json()["access_token"]))
+    ).status_code == 200
+
+
+async def test_a_forged_or_foreign_access_token_is_401(
+    infra: Infra, http: httpx.AsyncClient
+) -> None:
+
+    # An identity token the gateway signs for services is no access token at the gateway.
+    identity_token = IdentitySigner(infra.private_key).sign(Identity(uuid.uuid4(), "x", "admin"))
+    for token in (identity_token, "a.b.c"):
+        problem(await http.get("/v1/clients", headers=bearer(token)), 401, "unauthorized")
+
+
+async def test_a_users_email_is_unique_in_its_tenant(http: httpx.AsyncClient) -> None:
+    admin = (await new_tenant(http))["api_key"]["key"]
+    body = {
+        "email": "bob@example.com",
+        "name": "Bob",
+        "password": "long enough pw",
+        "role": "viewer",
+    }
+    assert (await http.post("/v1/users", json=body, headers=bearer(admin))).status_code == 201
+
+    again = await http.post("/v1/users", json=body, headers=bearer(admin))
+    short = await http.post(
+        "/v1/users",
+        json={**body, "email": "c@example.com", "password": "short"},
+        headers=bearer(admin),
+    )
+
+    assert [e["pointer"] for e in problem(again, 409, "email-taken")["errors"]] == ["#/email"]
+    assert [e["pointer"] for e in problem(short, 422, "validation")["errors"]] == ["#/password"]
+    listed = await http.get("/v1/users", headers=bearer(admin))
+    assert [u["email"] for u in listed.json()["items"]] == ["bob@example.com"]

@@ -14,7 +14,7 @@ _COLUMNS = "tenant_id, id, name, prefix, role, created_at, revoked_at, replaced_
 # Outside any tenant: the policy admits the lookup while `billstream.key_lookup` is on, for
 # this transaction only. Set by its own statement: in one statement with the SELECT, the
 # policy could be checked before the setting is made.
-_LOOKUP_ON = "SELECT set_config('billstream.key_lookup', 'on', true)"
+LOOKUP_ON = "SELECT set_config('billstream.key_lookup', 'on', true)"
 _BY_PREFIX = f"SELECT {_COLUMNS}, secret_hash FROM api_keys WHERE prefix = $1"
 
 
@@ -54,7 +54,7 @@ async def insert_key(conn: Connection, key: StoredKey, secret_hash: bytes) -> No
 
 
 async def by_prefix(conn: Connection, prefix: str) -> tuple[StoredKey, bytes] | None:
-    await conn.execute(_LOOKUP_ON)
+    await conn.execute(LOOKUP_ON)
     row = await conn.fetchrow(_BY_PREFIX, prefix)
     if row is None:
         return None

@@ -89,6 +89,13 @@ async def authenticate(runtime: Runtime, key: str) -> Identity:
     if (dev := dev_identity(key, dev_key, settings.dev_tenant_id)) is not None:
         return dev
     unknown = UnauthorizedError("unknown or revoked API key", headers=_BEARER)
+    if key.count(".") == 2:  # a JWT: a user's access token
+        from gateway.handlers.users import access_tokens
+
+        user = access_tokens(runtime).verify(key, runtime.clock())
+        if user is None:
+            raise UnauthorizedError("invalid or expired access token", headers=_BEARER)
+        return user
     prefix = prefix_of(key)
     if prefix is None or runtime.pool is None:
         raise unknown

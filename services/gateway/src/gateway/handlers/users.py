@@ -1,0 +1,114 @@
+"""Users: admins create them; people log in with a password for a 15-minute access token and
+a single-use refresh token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from gateway.db import users as rows
+from gateway.domain.users import (
+    ACCESS_TTL,
+    REFRESH_TTL,
+    AccessTokens,
+    User,
+    hash_password,
+    new_refresh_token,
+    password_matches,
+    refresh_hash,
+)
+from gateway.settings import GatewaySettings
+from servicekit.db import Connection, tenant_transaction
+from servicekit.identity import Identity, Role
+from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
+from servicekit.problems import ConflictError, UnauthorizedError
+from servicekit.service import Runtime
+
+USER_SORTS = {
+    "created_at": SortColumn("created_at", "timestamptz"),
+    "email": SortColumn("email", "text"),
+}
+
+
+class EmailTaken(ConflictError):
+    slug = "email-taken"
+    title = "Email already in use"
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def access_tokens(runtime: Runtime) -> AccessTokens:
+    tokens = runtime.state.get("access_tokens")
+    if not isinstance(tokens, AccessTokens):
+        settings = runtime.settings
+        assert isinstance(settings, GatewaySettings)
+        tokens = AccessTokens(settings.identity_private_key.get_secret_value())
+        runtime.state["access_tokens"] = tokens
+    return tokens
+
+
+async def create_user(
+    runtime: Runtime, identity: Identity, *, email: str, name: str, password: str, role: Role
+) -> User:
+    user = User(identity.tenant_id, runtime.new_id(), email, name, role, runtime.clock(), None)
+    password_hash = hash_password(password)
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        if not await rows.insert(conn, user, password_hash):
+            raise EmailTaken(
+                f"a user of this tenant already has the email {email}",
+                errors=[{"pointer": "#/email", "detail": "already in use"}],
+            )
+    return user
+
+
+async def list_users(
+    runtime: Runtime, identity: Identity, *, sort: str | None, cursor: str | None, limit: int
+) -> Page[User]:
+    order = Sort.parse(sort, USER_SORTS, "created_at")
+    query = Query(rows.LIST_SELECT)
+    sql = query.page_sql(order, cursor, limit, id_column="id")
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        found = await conn.fetch(sql, *query.args)
+    return page_of(found, order, limit, rows.to_user)
+
+
+async def log_in(runtime: Runtime, tenant_id: UUID, email: str, password: str) -> Tokens:
+    refused = UnauthorizedError("unknown email or wrong password")
+    async with tenant_transaction(runtime.require_pool(), tenant_id) as conn:
+        found = await rows.by_email(conn, email)
+        user, password_hash = found if found is not None else (None, None)
+        # Verified even without a user, so an unknown email answers as slowly as a known one.
+        if not password_matches(password, password_hash) or user is None:
+            raise refused
+        if user.disabled_at is not None:
+            raise refused
+        return await _issue(runtime, conn, user)
+
+
+async def refresh(runtime: Runtime, token: str) -> Tokens:
+    refused = UnauthorizedError("unknown, used or expired refresh token")
+    token_hash = refresh_hash(token)
+    pool = runtime.require_pool()
+    async with pool.acquire() as lookup, lookup.transaction():
+        tenant_id = await rows.refresh_tenant(lookup, token_hash)
+    if tenant_id is None:
+        raise refused
+    async with tenant_transaction(pool, tenant_id) as conn:
+        user_id = await rows.use_refresh(conn, token_hash, runtime.clock())
+        user = await rows.get(conn, user_id) if user_id is not None else None
+        if user is None or user.disabled_at is not None:
+            raise refused
+        return await _issue(runtime, conn, user)
+
+
+async def _issue(runtime: Runtime, conn: Connection, user: User) -> Tokens:
+    now = runtime.clock()
+    clear, token_hash = new_refresh_token()
+    await rows.store_refresh(conn, user, token_hash, now + REFRESH_TTL)
+    access = access_tokens(runtime).sign(user, now)
+    return Tokens(access, clear, int(ACCESS_TTL.total_seconds()))
