@@ -1,6 +1,7 @@
--- People who log in with a password, and their refresh tokens. Login happens before the
--- tenant is known to the transaction, so, as for API keys, a read-only policy admits rows
--- while `billstream.key_lookup` is on in a transaction with no tenant.
+-- People who log in with a password, and their refresh tokens. A refresh token is found
+-- before its tenant is known, so, as for API keys, a read-only policy admits those rows while
+-- `billstream.key_lookup` is on in a transaction with no tenant. Users need none: login
+-- names its tenant.
 
 CREATE TABLE users (
     tenant_id     uuid        NOT NULL REFERENCES tenants (id),
@@ -24,7 +25,7 @@ CREATE TABLE refresh_tokens (
     user_id     uuid        NOT NULL,
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,
-    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
 );
 
 DO $$
@@ -36,8 +37,8 @@ BEGIN
         EXECUTE format(
             'CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant())'
             ' WITH CHECK (tenant_id = current_tenant())', t);
-        EXECUTE format(
-            'CREATE POLICY key_lookup ON %I FOR SELECT USING (current_tenant() IS NULL'
-            ' AND current_setting(''billstream.key_lookup'', true) = ''on'')', t);
     END LOOP;
 END $$;
+
+CREATE POLICY key_lookup ON refresh_tokens FOR SELECT
+    USING (current_tenant() IS NULL AND current_setting('billstream.key_lookup', true) = 'on');

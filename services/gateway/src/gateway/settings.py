@@ -35,6 +35,9 @@ class GatewaySettings(ServiceSettings):
         1000.0, ge=0, description="Requests per second per tenant, per replica; 0: no limit."
     )
     rate_limit_tenant_burst: float = Field(2000.0, ge=1)
+    login_attempts_per_minute: float = Field(
+        10.0, ge=0, description="Logins and refreshes per account per minute; 0: no limit."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS)."
     )

@@ -465,3 +465,27 @@ async def test_a_users_email_is_unique_in_its_tenant(http: httpx.AsyncClient) ->
     assert [e["pointer"] for e in problem(short, 422, "validation")["errors"]] == ["#/password"]
     listed = await http.get("/v1/users", headers=bearer(admin))
     assert [u["email"] for u in listed.json()["items"]] == ["bob@example.com"]
+
+
+async def test_password_guesses_are_limited_per_account_before_any_hashing(
+    infra: Infra,
+) -> None:
+    settings = infra.settings(
+        GatewaySettings,
+        identity_private_key=infra.private_key,
+        operator_key=OPERATOR,
+        login_attempts_per_minute=2,
+    )
+    async with (
+        serve(create_app(define(settings))) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        made = await new_tenant(http)
+        guess = {"tenant_id": made["id"], "email": "eve@example.com", "password": "guess"}
+        answers = [await http.post("/v1/auth/token", json=guess) for _ in range(3)]
+        other = await http.post("/v1/auth/token", json={**guess, "email": "amy@example.com"})
+
+    assert [r.status_code for r in answers] == [401, 401, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
+    problem(answers[2], 429, "rate-limited")
+    assert other.status_code == 401  # another account has its own budget

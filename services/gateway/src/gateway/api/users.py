@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, EmailStr, Field
 
 from gateway.api.common import Admin, RuntimeDep
 from gateway.domain.users import User
-from gateway.handlers import users
+from gateway.handlers import limits, users
 from servicekit.identity import Role
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -98,12 +98,23 @@ def _tokens(response: Response, t: users.Tokens) -> TokensOut:
     )
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @router.post("/v1/auth/token", response_model=TokensOut)
-async def log_in(body: LoginIn, response: Response, runtime: RuntimeDep) -> TokensOut:
-    tokens = await users.log_in(runtime, body.tenant_id, str(body.email).lower(), body.password)
+async def log_in(
+    body: LoginIn, request: Request, response: Response, runtime: RuntimeDep
+) -> TokensOut:
+    email = str(body.email).lower()
+    limits.admit_login(runtime, f"{body.tenant_id}:{email}", _address(request))
+    tokens = await users.log_in(runtime, body.tenant_id, email, body.password)
     return _tokens(response, tokens)
 
 
 @router.post("/v1/auth/refresh", response_model=TokensOut)
-async def refresh(body: RefreshIn, response: Response, runtime: RuntimeDep) -> TokensOut:
+async def refresh(
+    body: RefreshIn, request: Request, response: Response, runtime: RuntimeDep
+) -> TokensOut:
+    limits.admit_login(runtime, f"refresh:{body.refresh_token[:16]}", _address(request))
     return _tokens(response, await users.refresh(runtime, body.refresh_token))

@@ -43,3 +43,31 @@ def admit(runtime: Runtime, identity: Identity) -> None:
             headers={"Retry-After": str(seconds)},
             retry_after_s=seconds,
         )
+
+
+def _login_limiter(runtime: Runtime) -> RateLimiter:
+    limiter = runtime.state.get("login_limiter")
+    if isinstance(limiter, RateLimiter):
+        return limiter
+    s = runtime.settings
+    assert isinstance(s, GatewaySettings)
+    per_minute = s.login_attempts_per_minute
+    limiter = RateLimiter(
+        per_key=Buckets(Limit(per_minute / 60, max(1.0, per_minute)), time.monotonic),
+        per_tenant=Buckets(Limit(6 * per_minute / 60, max(1.0, 6 * per_minute)), time.monotonic),
+    )
+    runtime.state["login_limiter"] = limiter
+    return limiter
+
+
+def admit_login(runtime: Runtime, account: str, client_address: str) -> None:
+    """Password guesses are bounded per account and per client address (six accounts' worth),
+    before any password is hashed."""
+    wait = _login_limiter(runtime).admit(account, client_address)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimited(
+            f"too many attempts; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+            retry_after_s=seconds,
+        )
