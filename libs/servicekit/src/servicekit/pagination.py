@@ -29,6 +29,7 @@ __all__ = [
     "Row",
     "Sort",
     "SortColumn",
+    "fetch_page",
     "page_of",
 ]
 
@@ -157,6 +158,27 @@ def page_of(
         last = kept[-1]
         next_cursor = _encode_cursor(sort, last[sort_key or sort.name], last[id_key])
     return Page[T](items=[to_item(r) for r in kept], next_cursor=next_cursor)
+
+
+class _Fetcher(Protocol):
+    async def fetch(self, query: str, *args: Any) -> Sequence[Any]: ...
+
+
+async def fetch_page(
+    conn: _Fetcher,
+    query: Query,
+    to_item: Callable[[Row], T],
+    *,
+    sort: str | None,
+    allowed: Mapping[str, SortColumn],
+    default_sort: str,
+    cursor: str | None,
+    limit: int,
+) -> Page[T]:
+    """One page of `query`, sorted by the caller's whitelisted choice, with its next cursor."""
+    parsed = Sort.parse(sort, allowed, default_sort)
+    found = await conn.fetch(query.page_sql(parsed, cursor, limit, id_column="id"), *query.args)
+    return page_of(found, parsed, limit, to_item)
 
 
 def _encode_cursor(sort: Sort, value: Any, last_id: UUID) -> str:

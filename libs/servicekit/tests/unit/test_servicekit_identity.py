@@ -144,3 +144,24 @@ def test_signer_reuses_a_token_for_half_its_life_then_signs_anew() -> None:
     assert renewed != first
     verifier = IdentityVerifier(PUBLIC, clock=lambda: now[0])
     assert verifier.verify(renewed) == who
+
+
+def test_times_are_judged_by_the_injected_clock_even_ahead_of_the_wall_clock() -> None:
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    who = identity()
+    token = IdentitySigner(PRIVATE, clock=lambda: ahead).sign(who)
+
+    assert IdentityVerifier(PUBLIC, clock=lambda: ahead).verify(token) == who
+
+
+def test_a_token_for_another_audience_is_refused_and_a_zero_reuse_signs_anew() -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    signer = IdentitySigner(
+        PRIVATE, clock=lambda: now, audience="billstream-api", reuse_for=timedelta(0)
+    )
+    token = signer.sign(identity())
+
+    assert IdentityVerifier(PUBLIC, clock=lambda: now, audience="billstream-api").verify(token)
+    with pytest.raises(UnauthorizedError):
+        IdentityVerifier(PUBLIC, clock=lambda: now).verify(token)
+    assert signer._issued == {}

@@ -11,10 +11,11 @@ from uuid import UUID
 from gateway.db import api_keys as rows
 from gateway.domain.api_keys import StoredKey, matches, new_key, prefix_of
 from gateway.domain.auth import dev_identity
+from gateway.handlers.users import access_tokens
 from gateway.settings import GatewaySettings
 from servicekit.db import Connection, tenant_transaction
 from servicekit.identity import Identity, Role
-from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
+from servicekit.pagination import Page, Query, SortColumn, fetch_page
 from servicekit.problems import ConflictError, NotFoundError, UnauthorizedError
 from servicekit.service import Runtime
 
@@ -90,9 +91,7 @@ async def authenticate(runtime: Runtime, key: str) -> Identity:
         return dev
     unknown = UnauthorizedError("unknown or revoked API key", headers=_BEARER)
     if key.count(".") == 2:  # a JWT: a user's access token
-        from gateway.handlers.users import access_tokens
-
-        user = access_tokens(runtime).verify(key, runtime.clock())
+        user = access_tokens(runtime).verify(key)
         if user is None:
             raise UnauthorizedError("invalid or expired access token", headers=_BEARER)
         return user
@@ -150,12 +149,17 @@ async def create_key(
 async def list_keys(
     runtime: Runtime, identity: Identity, *, sort: str | None, cursor: str | None, limit: int
 ) -> Page[StoredKey]:
-    order = Sort.parse(sort, KEY_SORTS, "created_at")
-    query = Query(rows.LIST_SELECT)
-    sql = query.page_sql(order, cursor, limit, id_column="id")
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        found = await conn.fetch(sql, *query.args)
-    return page_of(found, order, limit, rows.to_key)
+        return await fetch_page(
+            conn,
+            Query(rows.LIST_SELECT),
+            rows.to_key,
+            sort=sort,
+            allowed=KEY_SORTS,
+            default_sort="created_at",
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def get_key(runtime: Runtime, identity: Identity, key_id: UUID) -> StoredKey:

@@ -21,7 +21,7 @@ from gateway.domain.users import (
 from gateway.settings import GatewaySettings
 from servicekit.db import Connection, tenant_transaction
 from servicekit.identity import Identity, Role
-from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
+from servicekit.pagination import Page, Query, SortColumn, fetch_page
 from servicekit.problems import ConflictError, UnauthorizedError
 from servicekit.service import Runtime
 
@@ -48,7 +48,7 @@ def access_tokens(runtime: Runtime) -> AccessTokens:
     if not isinstance(tokens, AccessTokens):
         settings = runtime.settings
         assert isinstance(settings, GatewaySettings)
-        tokens = AccessTokens(settings.identity_private_key.get_secret_value())
+        tokens = AccessTokens(settings.identity_private_key.get_secret_value(), runtime.clock)
         runtime.state["access_tokens"] = tokens
     return tokens
 
@@ -71,12 +71,17 @@ async def create_user(
 async def list_users(
     runtime: Runtime, identity: Identity, *, sort: str | None, cursor: str | None, limit: int
 ) -> Page[User]:
-    order = Sort.parse(sort, USER_SORTS, "created_at")
-    query = Query(rows.LIST_SELECT)
-    sql = query.page_sql(order, cursor, limit, id_column="id")
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        found = await conn.fetch(sql, *query.args)
-    return page_of(found, order, limit, rows.to_user)
+        return await fetch_page(
+            conn,
+            Query(rows.LIST_SELECT),
+            rows.to_user,
+            sort=sort,
+            allowed=USER_SORTS,
+            default_sort="created_at",
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def log_in(runtime: Runtime, tenant_id: UUID, email: str, password: str) -> Tokens:
@@ -115,5 +120,5 @@ async def _issue(runtime: Runtime, conn: Connection, user: User) -> Tokens:
     now = runtime.clock()
     clear, token_hash = new_refresh_token()
     await rows.store_refresh(conn, user, token_hash, now + REFRESH_TTL)
-    access = access_tokens(runtime).sign(user, now)
+    access = access_tokens(runtime).sign(user)
     return Tokens(access, clear, int(ACCESS_TTL.total_seconds()))

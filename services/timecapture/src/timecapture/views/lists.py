@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from servicekit import rows
 from servicekit.db import Connection
-from servicekit.pagination import Page, Query, Sort, SortColumn, page_of
+from servicekit.pagination import Page, Query, SortColumn, fetch_page
 
 T = TypeVar("T")
 
@@ -33,9 +33,16 @@ async def page(
     cursor: str | None,
     limit: int,
 ) -> Page[T]:
-    parsed = Sort.parse(sort, allowed, default_sort)
-    found = await conn.fetch(q.page_sql(parsed, cursor, limit, id_column="id"), *q.args)
-    return page_of(found, parsed, limit, lambda r: rows.from_row(cls, r))
+    return await fetch_page(
+        conn,
+        q,
+        lambda r: rows.from_row(cls, r),
+        sort=sort,
+        allowed=allowed,
+        default_sort=default_sort,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def search(q: Query, column: str, text: str | None) -> None:
