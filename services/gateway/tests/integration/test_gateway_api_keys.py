@@ -489,3 +489,25 @@ async def test_password_guesses_are_limited_per_account_before_any_hashing(
     assert int(answers[2].headers["retry-after"]) >= 1
     problem(answers[2], 429, "rate-limited")
     assert other.status_code == 401  # another account has its own budget
+
+
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(
+    http: httpx.AsyncClient,
+) -> None:
+    made = await new_tenant(http)
+    body = {
+        "email": "kai@example.com",
+        "name": "Kai",
+        "password": "twelve chars!",
+        "role": "viewer",
+    }
+    created = await http.post("/v1/users", json=body, headers=bearer(made["api_key"]["key"]))
+    assert created.status_code == 201, created.text
+    login = {"tenant_id": made["id"], "email": body["email"], "password": body["password"]}
+    refresh_token = (await http.post("/v1/auth/token", json=login)).json()["refresh_token"]
+
+    answers = await asyncio.gather(
+        *(http.post("/v1/auth/refresh", json={"refresh_token": refresh_token}) for _ in range(5))
+    )
+
+    assert sorted(r.status_code for r in answers) == [200, 401, 401, 401, 401]
