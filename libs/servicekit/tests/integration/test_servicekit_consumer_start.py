@@ -16,9 +16,12 @@ pytestmark = pytest.mark.integration
 async def test_consumer_groups_not_settled_in_time_fail_the_start_and_leave_nothing_running(
     infra: Infra,
 ) -> None:
-    # No broker assigns a group's partitions within 10 ms of a consumer's first connect.
+    if infra.kafka.kind != "mock":
+        pytest.skip("relies on the local broker holding a group's first join for 2-3 s")
+    # 1 s: past the consumers' bootstrap (aiokafka leaks a connection when cancelled inside
+    # it), short of the local broker's first join, so the wait ends in the group join.
     stuck = create_app(
-        define_timecapture(infra.settings(TimecaptureSettings, consumer_start_timeout_s=0.01))
+        define_timecapture(infra.settings(TimecaptureSettings, consumer_start_timeout_s=1.0))
     )
     runtime: Runtime = stuck.state.runtime
     assert len(runtime.definition.subscriptions) >= 2
