@@ -40,6 +40,11 @@ def test_registry_matches_topics() -> None:
         ("invoice.voided", 1),
         ("project.budget_threshold_crossed", 1),
         ("payment.received", 1),
+        ("payment.refunded", 1),
+        ("invoice.paid", 1),
+        ("invoice.overdue", 1),
+        ("invoice.written_off", 1),
+        ("credit_note.issued", 1),
     }
     for spec in EVENTS.values():
         assert TOPICS[spec.topic].key == spec.key_field
@@ -49,7 +54,7 @@ def test_registry_matches_topics() -> None:
 
 def test_spec_rejects_inconsistent_topic_or_key() -> None:
     with pytest.raises(ValueError, match="unknown topic"):
-        EventSpec("invoice.paid", 1, "invoice-paid", InvoiceIssued, "invoice_id")
+        EventSpec("invoice.reminded", 1, "invoice-reminded", InvoiceIssued, "invoice_id")
     with pytest.raises(ValueError, match="topic uses"):
         EventSpec("payment.received", 2, "payment-received", PaymentReceived, "payment_id")
     with pytest.raises(ValueError, match="no field"):

@@ -11,7 +11,12 @@ def test_fixed_topic_names_and_keys() -> None:
         "invoice-issued": "invoice_id",
         "invoice-voided": "invoice_id",
         "budget-threshold-crossed": "project_id",
+        "invoice-paid": "invoice_id",
+        "invoice-overdue": "invoice_id",
+        "invoice-written-off": "invoice_id",
+        "credit-note-issued": "invoice_id",
         "payment-received": "invoice_id",
+        "payment-refunded": "invoice_id",
         "client-changed": "client_id",
         "project-changed": "project_id",
     }
@@ -32,6 +37,6 @@ def test_dlq_names() -> None:
     assert dlq_topic("invoice-issued") == "invoice-issued.dlq"
     assert all_topic_names(include_dlq=False) == sorted(TOPICS)
     names = all_topic_names()
-    assert len(names) == 14
+    assert len(names) == 24
     assert "payment-received.dlq" in names
     assert names == sorted(names)

@@ -15,9 +15,14 @@ from contracts.envelope import EventEnvelope, envelope_model
 from contracts.events import (
     BudgetThresholdCrossed,
     ClientState,
+    CreditNoteIssued,
     InvoiceIssued,
+    InvoiceOverdue,
+    InvoicePaid,
     InvoiceVoided,
+    InvoiceWrittenOff,
     PaymentReceived,
+    PaymentRefunded,
     ProjectState,
     TimeEntryState,
 )
@@ -80,6 +85,15 @@ EVENTS: Final[Mapping[tuple[str, int], EventSpec]] = MappingProxyType(
                 "project_id",
             ),
             EventSpec("payment.received", 1, "payment-received", PaymentReceived, "invoice_id"),
+            EventSpec("payment.refunded", 1, "payment-refunded", PaymentRefunded, "invoice_id"),
+            EventSpec("invoice.paid", 1, "invoice-paid", InvoicePaid, "invoice_id"),
+            EventSpec("invoice.overdue", 1, "invoice-overdue", InvoiceOverdue, "invoice_id"),
+            EventSpec(
+                "invoice.written_off", 1, "invoice-written-off", InvoiceWrittenOff, "invoice_id"
+            ),
+            EventSpec(
+                "credit_note.issued", 1, "credit-note-issued", CreditNoteIssued, "invoice_id"
+            ),
         )
     }
 )

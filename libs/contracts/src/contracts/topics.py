@@ -49,6 +49,34 @@ TOPICS: Final[Mapping[str, Topic]] = MappingProxyType(
                 "Issued invoices voided; their time entries become editable and billable again.",
             ),
             Topic(
+                "invoice-paid",
+                "invoice_id",
+                6,
+                "delete",
+                "Invoices whose payments and credits reached their total.",
+            ),
+            Topic(
+                "invoice-overdue",
+                "invoice_id",
+                6,
+                "delete",
+                "Issued invoices past their due date with a balance, once per invoice.",
+            ),
+            Topic(
+                "invoice-written-off",
+                "invoice_id",
+                6,
+                "delete",
+                "Invoice balances written off as uncollectible.",
+            ),
+            Topic(
+                "credit-note-issued",
+                "invoice_id",
+                6,
+                "delete",
+                "Credit notes against issued invoices, keyed by the invoice they credit.",
+            ),
+            Topic(
                 "budget-threshold-crossed",
                 "project_id",
                 6,
@@ -61,6 +89,13 @@ TOPICS: Final[Mapping[str, Topic]] = MappingProxyType(
                 6,
                 "delete",
                 "Payments received, keyed by the invoice they pay so they follow its issue.",
+            ),
+            Topic(
+                "payment-refunded",
+                "invoice_id",
+                6,
+                "delete",
+                "Refunds of payments, keyed by the invoice the payment paid.",
             ),
             Topic(
                 "client-changed",

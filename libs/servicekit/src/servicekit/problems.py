@@ -46,6 +46,18 @@ class ConflictError(ServiceError):
     title = "Conflict"
 
 
+class FieldInvalid(ServiceError):
+    """A request field breaks a rule; the pointer names the field."""
+
+    status = 422
+    slug = "invalid-field"
+    title = "Invalid field"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail, errors=[{"pointer": f"#/{field}", "detail": detail}])
+        self.field = field
+
+
 class UnauthorizedError(ServiceError):
     status = 401
     slug = "unauthorized"

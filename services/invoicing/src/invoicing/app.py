@@ -1,6 +1,14 @@
 from pathlib import Path
 
-from invoicing.messaging.consumers import on_time_entries_logged, on_time_entry_logged
+from invoicing.api import invoices, rate_rules, settings, tax_rates
+from invoicing.messaging.consumers import (
+    on_client_changed,
+    on_payment_received,
+    on_payment_refunded,
+    on_project_changed,
+    on_time_entries_logged,
+    on_time_entry_logged,
+)
 from invoicing.settings import InvoicingSettings
 from servicekit.consumer import Subscription
 from servicekit.service import ServiceDefinition
@@ -8,14 +16,19 @@ from servicekit.service import ServiceDefinition
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def define(settings: InvoicingSettings | None = None) -> ServiceDefinition:
+def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
-        settings=settings or InvoicingSettings(),
+        settings=settings_ or InvoicingSettings(),
         title="Billstream invoicing",
+        routers=[settings.router, tax_rates.router, rate_rules.router, invoices.router],
         subscriptions=[
             Subscription(
                 "time-entry-logged", on_time_entry_logged, batch_handler=on_time_entries_logged
-            )
+            ),
+            Subscription("client-changed", on_client_changed),
+            Subscription("project-changed", on_project_changed),
+            Subscription("payment-received", on_payment_received),
+            Subscription("payment-refunded", on_payment_refunded),
         ],
         migrations_dir=MIGRATIONS,
     )

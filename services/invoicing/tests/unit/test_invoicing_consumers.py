@@ -10,8 +10,8 @@ import pytest
 
 from contracts.events.time_entries import TimeEntryState
 from contracts.registry import build_event
-from invoicing import handlers
 from invoicing.domain.ledger import RecordTimeEntry
+from invoicing.handlers import ledger as handlers
 from invoicing.messaging.consumers import on_time_entry_logged
 
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)

@@ -2,19 +2,32 @@
 
 from contracts.events.budgets import BudgetThresholdCrossed
 from contracts.events.clients import ClientState
-from contracts.events.invoices import InvoiceIssued, InvoiceLine, InvoiceVoided
-from contracts.events.payments import PaymentMethod, PaymentReceived
+from contracts.events.credit_notes import CreditNoteIssued
+from contracts.events.invoices import (
+    InvoiceIssued,
+    InvoiceLine,
+    InvoiceOverdue,
+    InvoicePaid,
+    InvoiceVoided,
+    InvoiceWrittenOff,
+)
+from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded
 from contracts.events.projects import ProjectState
 from contracts.events.time_entries import TimeEntryState
 
 __all__ = [
     "BudgetThresholdCrossed",
     "ClientState",
+    "CreditNoteIssued",
     "InvoiceIssued",
     "InvoiceLine",
+    "InvoiceOverdue",
+    "InvoicePaid",
     "InvoiceVoided",
+    "InvoiceWrittenOff",
     "PaymentMethod",
     "PaymentReceived",
+    "PaymentRefunded",
     "ProjectState",
     "TimeEntryState",
 ]

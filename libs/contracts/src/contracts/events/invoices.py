@@ -1,7 +1,8 @@
-"""Payload of `invoice.issued` (topic `invoice-issued`)."""
+"""Payloads of the invoice stream: issued, voided, paid, overdue, written off."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Self
 from uuid import UUID
@@ -11,7 +12,15 @@ from pydantic import AwareDatetime, Field, model_validator
 from contracts.events.base import ContractModel, JsonDecimal
 from contracts.money import CurrencyCode
 
-__all__ = ["InvoiceIssued", "InvoiceLine", "InvoiceVoided"]
+__all__ = [
+    "InvoiceIssued",
+    "InvoiceLine",
+    "InvoiceOverdue",
+    "InvoicePaid",
+    "InvoiceVoided",
+    "InvoiceWrittenOff",
+    "check_totals",
+]
 
 
 class InvoiceLine(ContractModel):
@@ -36,6 +45,21 @@ class InvoiceLine(ContractModel):
     )
 
 
+def check_totals(
+    lines: Sequence[InvoiceLine], subtotal: int, discount: int, tax: int, total: int
+) -> None:
+    """The document's totals are the sums of its lines, and total = subtotal - discount + tax."""
+    for name, value, expected in (
+        ("subtotal_minor", subtotal, sum(line.amount_minor for line in lines)),
+        ("discount_minor", discount, sum(line.discount_minor for line in lines)),
+        ("tax_minor", tax, sum(line.tax_minor for line in lines)),
+    ):
+        if value != expected:
+            raise ValueError(f"{name} is {value}, lines sum to {expected}")
+    if total != subtotal - discount + tax:
+        raise ValueError(f"total_minor is {total}, expected {subtotal - discount + tax}")
+
+
 class InvoiceIssued(ContractModel):
     """An invoice as issued; totals are the sums of its lines."""
 
@@ -58,17 +82,9 @@ class InvoiceIssued(ContractModel):
 
     @model_validator(mode="after")
     def _totals_add_up(self) -> Self:
-        sums = {
-            "subtotal_minor": sum(line.amount_minor for line in self.lines),
-            "discount_minor": sum(line.discount_minor for line in self.lines),
-            "tax_minor": sum(line.tax_minor for line in self.lines),
-        }
-        for name, expected in sums.items():
-            if getattr(self, name) != expected:
-                raise ValueError(f"{name} is {getattr(self, name)}, lines sum to {expected}")
-        expected_total = self.subtotal_minor - self.discount_minor + self.tax_minor
-        if self.total_minor != expected_total:
-            raise ValueError(f"total_minor is {self.total_minor}, expected {expected_total}")
+        check_totals(
+            self.lines, self.subtotal_minor, self.discount_minor, self.tax_minor, self.total_minor
+        )
         return self
 
     @model_validator(mode="after")
@@ -102,3 +118,40 @@ class InvoiceVoided(ContractModel):
     time_entry_ids: list[UUID] = Field(
         description="Time entries the invoice billed; they may be edited and billed again."
     )
+
+
+class InvoicePaid(ContractModel):
+    """Payments (net of refunds) plus credit notes reached the invoice total."""
+
+    invoice_id: UUID = Field(description="The invoice; message key on `invoice-paid`.")
+    number: str = Field(min_length=1, description="Invoice number.")
+    client_id: UUID = Field(description="Client billed.")
+    currency: CurrencyCode = Field(description="ISO 4217 code of the amounts.")
+    total_minor: int = Field(description="Invoice total in minor units.")
+    amount_paid_minor: int = Field(description="Payments net of refunds, in minor units.")
+    amount_credited_minor: int = Field(description="Credit notes against it, in minor units.")
+    paid_at: AwareDatetime = Field(description="When the last payment made it paid.")
+
+
+class InvoiceOverdue(ContractModel):
+    """An issued invoice passed its due date with a balance; published once per invoice."""
+
+    invoice_id: UUID = Field(description="The invoice; message key on `invoice-overdue`.")
+    number: str = Field(min_length=1, description="Invoice number.")
+    client_id: UUID = Field(description="Client billed.")
+    currency: CurrencyCode = Field(description="ISO 4217 code of the amounts.")
+    due_date: date = Field(description="The date payment was due.")
+    balance_minor: int = Field(gt=0, description="What is still owed, in minor units.")
+    overdue_at: AwareDatetime = Field(description="When the overdue job marked it.")
+
+
+class InvoiceWrittenOff(ContractModel):
+    """The rest of an issued invoice's balance was written off as uncollectible."""
+
+    invoice_id: UUID = Field(description="The invoice; message key on `invoice-written-off`.")
+    number: str = Field(min_length=1, description="Invoice number.")
+    client_id: UUID = Field(description="Client billed.")
+    currency: CurrencyCode = Field(description="ISO 4217 code of the amounts.")
+    amount_minor: int = Field(gt=0, description="Balance written off, in minor units.")
+    written_off_at: AwareDatetime = Field(description="When it was written off.")
+    reason: str | None = Field(default=None, description="Why, free text.")

@@ -1,4 +1,4 @@
-"""Payload of `payment.received` (topic `payment-received`, keyed by invoice)."""
+"""Payloads of `payment.received` and `payment.refunded`, both keyed by invoice."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field
 from contracts.events.base import ContractModel
 from contracts.money import CurrencyCode
 
-__all__ = ["PaymentMethod", "PaymentReceived"]
+__all__ = ["PaymentMethod", "PaymentReceived", "PaymentRefunded"]
 
 
 class PaymentMethod(StrEnum):
@@ -37,3 +37,18 @@ class PaymentReceived(ContractModel):
     reference: str | None = Field(
         default=None, description="Provider or bank reference, for reconciliation."
     )
+
+
+class PaymentRefunded(ContractModel):
+    """Money paid against an invoice went back to the client."""
+
+    refund_id: UUID = Field(description="The refund.")
+    payment_id: UUID = Field(description="The payment refunded, wholly or in part.")
+    invoice_id: UUID = Field(
+        description="Invoice the payment paid; message key on `payment-refunded`."
+    )
+    client_id: UUID = Field(description="Client refunded.")
+    amount_minor: int = Field(gt=0, description="Amount refunded in minor units of `currency`.")
+    currency: CurrencyCode = Field(description="ISO 4217 code; the payment's currency.")
+    refunded_at: AwareDatetime = Field(description="When the refund was made.")
+    reason: str | None = Field(default=None, description="Why, free text.")

@@ -12,6 +12,7 @@ ROUTES: dict[str, str] = {
     "rate-rules": "invoicing",
     "tax-rates": "invoicing",
     "invoices": "invoicing",
+    "invoice-settings": "invoicing",
     "billing-runs": "invoicing",
     "credit-notes": "invoicing",
     "recurring-invoices": "invoicing",

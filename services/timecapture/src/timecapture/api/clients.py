@@ -9,10 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from contracts.money import CurrencyCode
-from servicekit.db import tenant_transaction
-from servicekit.pagination import Page
-from servicekit.versioning import IfMatch
-from timecapture.api.common import (
+from servicekit import lists
+from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
     Limit,
@@ -23,11 +21,13 @@ from timecapture.api.common import (
     changes_of,
     versioned,
 )
+from servicekit.db import tenant_transaction
+from servicekit.pagination import Page
+from servicekit.versioning import IfMatch
 from timecapture.db import clients as client_rows
 from timecapture.domain.clients import Client
 from timecapture.domain.errors import ClientNotFound
 from timecapture.handlers import clients as handlers
-from timecapture.views import lists
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 

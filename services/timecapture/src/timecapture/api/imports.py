@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from servicekit.api import Reader, RuntimeDep, Writer
 from servicekit.pagination import InvalidListParameter
 from servicekit.problems import ServiceError
-from timecapture.api.common import Reader, RuntimeDep, Writer
 from timecapture.domain.imports import UnreadableCsv, csv_records, json_records, validate_rows
 from timecapture.handlers import imports as handlers
 from timecapture.settings import TimecaptureSettings

@@ -9,10 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from contracts.money import CurrencyCode
-from servicekit.db import tenant_transaction
-from servicekit.pagination import Page, SortColumn
-from servicekit.versioning import IfMatch
-from timecapture.api.common import (
+from servicekit import lists
+from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
     Limit,
@@ -23,11 +21,13 @@ from timecapture.api.common import (
     changes_of,
     versioned,
 )
+from servicekit.db import tenant_transaction
+from servicekit.pagination import Page, SortColumn
+from servicekit.versioning import IfMatch
 from timecapture.db import members as member_rows
 from timecapture.domain.errors import MemberNotFound
 from timecapture.domain.members import Member
 from timecapture.handlers import members as handlers
-from timecapture.views import lists
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 

@@ -9,10 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from servicekit.db import tenant_transaction
-from servicekit.pagination import Page
-from servicekit.versioning import IfMatch
-from timecapture.api.common import (
+from servicekit import lists
+from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
     Limit,
@@ -23,13 +21,15 @@ from timecapture.api.common import (
     changes_of,
     versioned,
 )
+from servicekit.db import tenant_transaction
+from servicekit.pagination import Page
+from servicekit.versioning import IfMatch
 from timecapture.db import budgets as budget_rows
 from timecapture.db import projects as project_rows
 from timecapture.domain.budgets import Usage
 from timecapture.domain.errors import ProjectNotFound
 from timecapture.domain.projects import Project
 from timecapture.handlers import projects as handlers
-from timecapture.views import lists
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from servicekit.api import Reader, RuntimeDep
 from servicekit.db import tenant_transaction
 from servicekit.pagination import InvalidListParameter
-from timecapture.api.common import Reader, RuntimeDep
 from timecapture.views.time_summary import GroupBy, Period, SummaryRow, time_summary
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

@@ -9,10 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from servicekit.db import tenant_transaction
-from servicekit.pagination import Page, SortColumn
-from servicekit.versioning import IfMatch
-from timecapture.api.common import (
+from servicekit import lists
+from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
     Limit,
@@ -23,11 +21,13 @@ from timecapture.api.common import (
     changes_of,
     versioned,
 )
+from servicekit.db import tenant_transaction
+from servicekit.pagination import Page, SortColumn
+from servicekit.versioning import IfMatch
 from timecapture.db import time_entries as entry_rows
 from timecapture.domain.errors import TimeEntryNotFound
 from timecapture.domain.time_entries import LogTimeEntry, TimeEntry
 from timecapture.handlers import time_entries as handlers
-from timecapture.views import lists
 
 router = APIRouter(prefix="/v1/time-entries", tags=["time entries"])
 

@@ -8,9 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from servicekit.db import tenant_transaction
-from servicekit.pagination import Page, SortColumn
-from timecapture.api.common import (
+from servicekit import lists
+from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
     Limit,
@@ -19,12 +18,13 @@ from timecapture.api.common import (
     SortParam,
     Writer,
 )
+from servicekit.db import tenant_transaction
+from servicekit.pagination import Page, SortColumn
 from timecapture.api.time_entries import Tags, TimeEntryOut
 from timecapture.db import timers as timer_rows
 from timecapture.domain.errors import TimerNotFound
 from timecapture.domain.timers import Timer
 from timecapture.handlers import timers as handlers
-from timecapture.views import lists
 
 router = APIRouter(prefix="/v1/timers", tags=["timers"])
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from servicekit import problems
 from servicekit.problems import ConflictError, ForbiddenError, NotFoundError, ServiceError
 
 if TYPE_CHECKING:
@@ -12,16 +13,8 @@ class TimecaptureError(ServiceError):
     """Base of time capture's domain errors."""
 
 
-class FieldInvalid(TimecaptureError):
+class FieldInvalid(TimecaptureError, problems.FieldInvalid):
     """A request field breaks a rule; the pointer names the field."""
-
-    status = 422
-    slug = "invalid-field"
-    title = "Invalid field"
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail, errors=[{"pointer": f"#/{field}", "detail": detail}])
-        self.field = field
 
 
 class TimeEntryInvalid(FieldInvalid):

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from contracts.money import currency_exponent, round_to_minor
 from servicekit.identity import Identity
+from servicekit.records import revised
 from timecapture.domain.errors import NotYourTime, TimeEntryInvalid, TimeEntryLocked
-from timecapture.domain.records import revised
 
 MAX_DURATION = timedelta(hours=24)
 # Events carry whole `duration_seconds`, which must be > 0: a shorter entry would count 0.

@@ -9,13 +9,13 @@ from uuid import UUID
 from servicekit.db import Connection
 from servicekit.identity import Identity
 from servicekit.outbox import enqueue
+from servicekit.records import revised
 from servicekit.service import Runtime
 from servicekit.versioning import check_version
 from timecapture.db import clients as rows
 from timecapture.db import projects as project_rows
 from timecapture.domain.clients import Client
 from timecapture.domain.errors import ClientNotFound, CurrencyLocked
-from timecapture.domain.records import revised
 from timecapture.handlers.common import transaction
 from timecapture.messaging.outgoing import client_event, project_event
 

@@ -10,13 +10,13 @@ from uuid import UUID
 from servicekit.db import Connection
 from servicekit.identity import Identity
 from servicekit.outbox import enqueue
+from servicekit.records import revised
 from servicekit.service import Runtime
 from servicekit.versioning import check_version
 from timecapture.db import members as rows
 from timecapture.db import projects as project_rows
 from timecapture.domain.errors import DuplicateValue, MemberNotFound
 from timecapture.domain.members import Member
-from timecapture.domain.records import revised
 from timecapture.handlers.common import transaction
 from timecapture.messaging.outgoing import project_event
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from servicekit.db import Connection
 from servicekit.identity import Identity
 from servicekit.outbox import enqueue
+from servicekit.records import revised
 from servicekit.service import Runtime
 from servicekit.versioning import check_version
 from timecapture.db import budgets as budget_rows
@@ -17,7 +18,6 @@ from timecapture.db import projects as rows
 from timecapture.domain.budgets import Usage
 from timecapture.domain.errors import ProjectInvalid, ProjectNotFound
 from timecapture.domain.projects import Project
-from timecapture.domain.records import revised
 from timecapture.handlers.common import announce_crossings, transaction
 from timecapture.messaging.outgoing import project_event
 

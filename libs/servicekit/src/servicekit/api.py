@@ -1,4 +1,4 @@
-"""Dependencies and parameters every route module uses."""
+"""Dependencies and parameters the route modules of every service use."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from servicekit.identity import MANAGERS, WRITERS, Identity, require_identity, require_role
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from servicekit.problems import FieldInvalid
 from servicekit.service import Runtime, get_runtime
 from servicekit.versioning import etag
-from timecapture.domain.errors import FieldInvalid
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Reader = Annotated[Identity, Depends(require_identity)]

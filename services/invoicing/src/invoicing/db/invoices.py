@@ -1,0 +1,215 @@
+"""Invoices, their lines and billed entries, the unbilled query and the number series."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from invoicing.domain.drafting import UnbilledEntry
+from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine
+from servicekit import rows
+from servicekit.db import Connection
+
+INVOICES = "invoices"
+LINES = "invoice_lines"
+_INVOICE_COLS = rows.columns(Invoice)
+_LINE_COLS = rows.columns(InvoiceLine)
+_JSON_COLS = ("client_snapshot", "seller_snapshot")
+
+INSERT_LINE = (
+    f"INSERT INTO invoice_lines ({', '.join(_LINE_COLS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_LINE_COLS) + 1))})"
+)
+
+UNBILLED = """
+SELECT l.entry_id, l.version, l.member_id, l.project_id, p.name AS project_name, l.task,
+    l.started_at, l.duration_seconds, p.rounding_increment_minutes, p.rounding_mode
+FROM ledger_entries l
+JOIN project_replicas p ON p.tenant_id = l.tenant_id AND p.project_id = l.project_id
+WHERE p.client_id = $1 AND l.billable AND NOT l.deleted
+    AND l.started_at >= $2 AND l.started_at < $3
+    AND NOT EXISTS (
+        SELECT 1 FROM invoice_entries e
+        WHERE e.tenant_id = l.tenant_id AND e.entry_id = l.entry_id AND e.active
+    )
+"""
+
+# Entries of a draft whose ledger state is no longer what the draft priced.
+STALE = """
+SELECT e.entry_id
+FROM invoice_entries e
+LEFT JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id
+WHERE e.invoice_id = $1
+    AND (l.entry_id IS NULL OR l.version <> e.entry_version OR l.deleted OR NOT l.billable)
+ORDER BY e.entry_id
+"""
+
+NEXT_NUMBER = """
+INSERT INTO number_series AS s (tenant_id, series, prefix, year, last_value)
+VALUES ($1, $2, $3, $4, 1)
+ON CONFLICT (tenant_id, series, prefix, year) DO UPDATE SET last_value = s.last_value + 1
+RETURNING last_value
+"""
+
+INSERT_ENTRIES = """
+INSERT INTO invoice_entries (tenant_id, invoice_id, line_id, entry_id, entry_version,
+    raw_seconds, billed_seconds, amount_minor, active)
+SELECT $1, $2, r.line_id, r.entry_id, r.entry_version, r.raw_seconds, r.billed_seconds,
+    r.amount_minor, true
+FROM unnest($3::uuid[], $4::uuid[], $5::integer[], $6::integer[], $7::integer[], $8::bigint[])
+    AS r(line_id, entry_id, entry_version, raw_seconds, billed_seconds, amount_minor)
+"""
+
+
+def invoice_of(row: Any) -> Invoice:
+    values = {c: row[c] for c in _INVOICE_COLS}
+    for col in _JSON_COLS:
+        if isinstance(values[col], str):
+            values[col] = json.loads(values[col])
+    return Invoice(**values)
+
+
+def _invoice_values(invoice: Invoice) -> list[Any]:
+    return [
+        json.dumps(getattr(invoice, c))
+        if c in _JSON_COLS and getattr(invoice, c) is not None
+        else getattr(invoice, c)
+        for c in _INVOICE_COLS
+    ]
+
+
+async def unbilled(
+    conn: Connection, client_id: UUID, start: datetime, end: datetime
+) -> list[UnbilledEntry]:
+    found = await conn.fetch(UNBILLED, client_id, start, end)
+    return [UnbilledEntry(**dict(r)) for r in found]
+
+
+async def insert(
+    conn: Connection,
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    entries: Sequence[BilledEntry],
+    charges: Sequence[tuple[UUID, date]],
+) -> None:
+    await conn.execute(rows.insert_sql(INVOICES, Invoice), *_invoice_values(invoice))
+    await conn.executemany(INSERT_LINE, [rows.values(line) for line in lines])
+    if entries:
+        await conn.execute(
+            INSERT_ENTRIES,
+            invoice.tenant_id,
+            invoice.id,
+            [e.line_id for e in entries],
+            [e.entry_id for e in entries],
+            [e.entry_version for e in entries],
+            [e.raw_seconds for e in entries],
+            [e.billed_seconds for e in entries],
+            [e.amount_minor for e in entries],
+        )
+    if charges:
+        await conn.executemany(
+            "INSERT INTO invoice_charges (tenant_id, invoice_id, rate_rule_id, month, active) "
+            "VALUES ($1, $2, $3, $4, true)",
+            [(invoice.tenant_id, invoice.id, rule_id, month) for rule_id, month in charges],
+        )
+
+
+async def get(conn: Connection, invoice_id: UUID, *, lock: bool = False) -> Invoice | None:
+    row = await conn.fetchrow(rows.select_sql(INVOICES, Invoice, lock=lock), invoice_id)
+    return None if row is None else invoice_of(row)
+
+
+async def update(conn: Connection, invoice: Invoice) -> None:
+    cols = [c for c in _INVOICE_COLS if c not in ("tenant_id", "id", "created_at")]
+    values = dict(zip(_INVOICE_COLS, _invoice_values(invoice), strict=True))
+    await conn.execute(
+        rows.update_sql(INVOICES, Invoice),
+        invoice.tenant_id,
+        invoice.id,
+        *[values[c] for c in cols],
+    )
+
+
+async def lines_of(conn: Connection, invoice_id: UUID) -> list[InvoiceLine]:
+    found = await conn.fetch(
+        f"SELECT {', '.join(_LINE_COLS)} FROM invoice_lines WHERE invoice_id = $1 "
+        "ORDER BY position",
+        invoice_id,
+    )
+    return [rows.from_row(InvoiceLine, r) for r in found]
+
+
+async def entries_of(conn: Connection, invoice_id: UUID) -> list[BilledEntry]:
+    found = await conn.fetch(
+        f"SELECT {', '.join(rows.columns(BilledEntry))} FROM invoice_entries "
+        "WHERE invoice_id = $1 ORDER BY entry_id",
+        invoice_id,
+    )
+    return [rows.from_row(BilledEntry, r) for r in found]
+
+
+async def stale_entries(conn: Connection, invoice_id: UUID) -> list[UUID]:
+    return [r["entry_id"] for r in await conn.fetch(STALE, invoice_id)]
+
+
+async def billed_charges(conn: Connection) -> list[tuple[UUID, date]]:
+    found = await conn.fetch("SELECT rate_rule_id, month FROM invoice_charges WHERE active")
+    return [(r["rate_rule_id"], r["month"]) for r in found]
+
+
+async def release(conn: Connection, invoice_id: UUID) -> None:
+    """The invoice no longer holds its entries, fees and retainer months (it was voided)."""
+    await conn.execute(
+        "UPDATE invoice_entries SET active = false WHERE invoice_id = $1 AND active", invoice_id
+    )
+    await conn.execute(
+        "UPDATE invoice_charges SET active = false WHERE invoice_id = $1 AND active", invoice_id
+    )
+
+
+async def delete(conn: Connection, invoice_id: UUID) -> None:
+    await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)
+
+
+async def next_number(
+    conn: Connection, tenant_id: UUID, series: str, prefix: str, year: int
+) -> int:
+    """The next sequence value; the row stays locked until this transaction ends."""
+    value = await conn.fetchval(NEXT_NUMBER, tenant_id, series, prefix, year)
+    assert isinstance(value, int)
+    return int(value)
+
+
+async def lock_client(conn: Connection, client_id: UUID) -> None:
+    """Drafts for one client run one at a time, so two never take the same unbilled entry."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", client_id
+    )
+
+
+async def add_payment(  # noqa: PLR0917
+    conn: Connection,
+    tenant_id: UUID,
+    payment_id: UUID,
+    invoice_id: UUID,
+    kind: str,
+    amount_minor: int,
+    occurred_at: datetime,
+) -> bool:
+    """False when this payment or refund was already applied."""
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO invoice_payments (tenant_id, id, invoice_id, kind, amount_minor, "
+            "occurred_at) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING true",
+            tenant_id,
+            payment_id,
+            invoice_id,
+            kind,
+            amount_minor,
+            occurred_at,
+        )
+    )

@@ -1,0 +1,1 @@
+"""One async function per command; each opens its own tenant transaction."""

@@ -1,0 +1,344 @@
+"""Draft, issue, void, write off and delete invoices; each step in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from invoicing.db import invoices as rows
+from invoicing.db import replicas
+from invoicing.db import rules as rule_rows
+from invoicing.db import settings as settings_rows
+from invoicing.domain.drafting import DraftInvoice, DraftLine, ManualLine, plan_draft
+from invoicing.domain.errors import (
+    ClientNotFound,
+    DraftStale,
+    FieldInvalid,
+    InvoiceNotFound,
+    NothingToBill,
+    RateMissing,
+    TransitionRefused,
+)
+from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine, number_of, require_status
+from invoicing.domain.periods import local_date, utc_bounds
+from invoicing.domain.pricing import Priced, Tax, price
+from invoicing.handlers.common import transaction
+from invoicing.messaging import outgoing
+from servicekit.db import Connection
+from servicekit.identity import Identity
+from servicekit.outbox import enqueue
+from servicekit.service import Runtime
+from servicekit.versioning import check_version
+
+# Far enough apart to hold any entry when a draft names no period.
+_ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+_LISTED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceView:
+    invoice: Invoice
+    lines: tuple[InvoiceLine, ...]
+    entries: tuple[BilledEntry, ...]
+
+
+async def draft_invoice(runtime: Runtime, identity: Identity, cmd: DraftInvoice) -> InvoiceView:
+    async def write(conn: Connection) -> InvoiceView:
+        return await draft_in(conn, runtime, identity.tenant_id, cmd)
+
+    return await transaction(runtime, identity, write)
+
+
+async def draft_in(
+    conn: Connection, runtime: Runtime, tenant_id: UUID, cmd: DraftInvoice
+) -> InvoiceView:
+    """Draft inside the caller's transaction (a billing run drafts many in its own)."""
+    now = runtime.clock()
+    settings = await settings_rows.get(conn, tenant_id)
+    client = await replicas.client(conn, cmd.client_id)
+    if client is None:
+        raise ClientNotFound(f"no client {cmd.client_id}")
+    await rows.lock_client(conn, cmd.client_id)
+    tz = settings.zone
+    time_tax = await _tax(conn, cmd.tax_rate_id or client.default_tax_rate_id, "tax_rate_id")
+    manual = [
+        ManualLine(
+            description=m.description,
+            quantity=m.quantity,
+            unit_amount_minor=m.unit_amount_minor,
+            unit=m.unit,
+            discount=m.discount,
+            tax=await _tax(conn, m.tax_rate_id or client.default_tax_rate_id, f"lines/{i}"),
+        )
+        for i, m in enumerate(cmd.lines)
+    ]
+    entries = []
+    if cmd.include_time:
+        start, end = utc_bounds(cmd.period, tz) if cmd.period else _ALL_TIME
+        entries = await rows.unbilled(conn, cmd.client_id, start, end)
+    projects = await replicas.project_ids_of(conn, cmd.client_id)
+    plan = plan_draft(
+        entries,
+        await rule_rows.rules_for_client(conn, cmd.client_id, projects, client.currency),
+        client_id=cmd.client_id,
+        currency=client.currency,
+        tz=tz,
+        group_by=cmd.group_by,
+        tax=time_tax,
+        period=cmd.period if cmd.include_time else None,
+        billed_charges=await rows.billed_charges(conn),
+        manual=manual,
+    )
+    if plan.unpriced:
+        raise RateMissing(
+            f"{len(plan.unpriced)} billable entries have no {client.currency} rate in effect; "
+            "add a rate rule and draft again",
+            entry_ids=[str(e) for e in plan.unpriced[:_LISTED]],
+        )
+    if not plan.lines:
+        raise NothingToBill("no unbilled time in the period and no lines were given")
+    priced = price(
+        [line.as_input() for line in plan.lines],
+        client.currency,
+        discount=cmd.discount,
+        tax_rounding=settings.tax_rounding,
+    )
+    invoice = Invoice(
+        tenant_id=tenant_id,
+        id=runtime.new_id(),
+        client_id=cmd.client_id,
+        currency=client.currency,
+        status="draft",
+        payment_status="unpaid",
+        collection_status="current",
+        number=None,
+        period_start=cmd.period.start if cmd.period else None,
+        period_end=cmd.period.end if cmd.period else None,
+        group_by=cmd.group_by,
+        tax_rounding=settings.tax_rounding,
+        discount_kind=cmd.discount.kind if cmd.discount else None,
+        discount_value=cmd.discount.value if cmd.discount else None,
+        payment_terms_days=client.payment_terms_days,
+        due_date=None,
+        subtotal_minor=priced.subtotal_minor,
+        discount_minor=priced.discount_minor,
+        tax_minor=priced.tax_minor,
+        total_minor=priced.total_minor,
+        amount_paid_minor=0,
+        amount_credited_minor=0,
+        amount_written_off_minor=0,
+        notes=cmd.notes,
+        void_reason=None,
+        client_snapshot=client.snapshot(),
+        seller_snapshot=None,
+        billing_run_id=cmd.billing_run_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        issued_at=None,
+        voided_at=None,
+        partially_paid_at=None,
+        paid_at=None,
+        overdue_at=None,
+        written_off_at=None,
+    )
+    lines, billed = _stored_lines(runtime, invoice, plan.lines, priced)
+    charges = [key for line in plan.lines for key in line.charges]
+    await rows.insert(conn, invoice, lines, billed, charges)
+    return InvoiceView(invoice, tuple(lines), tuple(billed))
+
+
+def _stored_lines(
+    runtime: Runtime, invoice: Invoice, drafted: Sequence[DraftLine], priced: Priced
+) -> tuple[list[InvoiceLine], list[BilledEntry]]:
+    lines: list[InvoiceLine] = []
+    billed: list[BilledEntry] = []
+    for position, (line, p) in enumerate(zip(drafted, priced.lines, strict=True), start=1):
+        line_id = runtime.new_id()
+        tax = line.tax
+        lines.append(
+            InvoiceLine(
+                tenant_id=invoice.tenant_id,
+                invoice_id=invoice.id,
+                id=line_id,
+                position=position,
+                kind=line.kind,
+                description=line.description,
+                project_id=line.project_id,
+                member_id=line.member_id,
+                task=line.task,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_amount_minor=line.unit_amount_minor,
+                amount_minor=p.amount_minor,
+                line_discount_kind=line.discount.kind if line.discount else None,
+                line_discount_value=line.discount.value if line.discount else None,
+                discount_minor=p.discount_minor,
+                tax_rate_id=tax.rate_id if tax else None,
+                tax_name=tax.name if tax else None,
+                tax_percent=tax.percent if tax else None,
+                tax_treatment=tax.treatment if tax else None,
+                tax_minor=p.tax_minor,
+                raw_seconds=line.raw_seconds,
+                billed_seconds=line.billed_seconds,
+                rate_rule_id=line.rule.id if line.rule else None,
+                rate_scope=line.rule.scope if line.rule else None,
+                rate_explanation=line.rule.explain() if line.rule else None,
+                adjusts_invoice_id=None,
+            )
+        )
+        billed += [
+            BilledEntry(
+                tenant_id=invoice.tenant_id,
+                invoice_id=invoice.id,
+                line_id=line_id,
+                entry_id=e.entry_id,
+                entry_version=e.version,
+                raw_seconds=e.raw_seconds,
+                billed_seconds=e.billed_seconds,
+                amount_minor=e.amount_minor,
+                active=True,
+            )
+            for e in line.entries
+        ]
+    return lines, billed
+
+
+async def _tax(conn: Connection, rate_id: UUID | None, field: str) -> Tax | None:
+    if rate_id is None:
+        return None
+    rate = await rule_rows.tax_rate(conn, rate_id)
+    if rate is None:
+        raise FieldInvalid(field, f"no tax rate {rate_id}")
+    return rate.as_tax()
+
+
+async def issue_invoice(
+    runtime: Runtime, identity: Identity, invoice_id: UUID, *, if_match: str | None
+) -> InvoiceView:
+    """Number it (gapless: the series row is locked until commit), freeze it, lock its time
+    and publish `invoice.issued`."""
+    now = runtime.clock()
+
+    async def write(conn: Connection) -> InvoiceView:
+        invoice = await _locked(conn, invoice_id, if_match)
+        require_status(invoice, "draft", action="issue")
+        stale = await rows.stale_entries(conn, invoice_id)
+        if stale:
+            raise DraftStale(
+                f"{len(stale)} entries changed since drafting; delete the draft and draft again",
+                entry_ids=[str(e) for e in stale[:_LISTED]],
+            )
+        if invoice.total_minor < 0:
+            raise TransitionRefused("the total is negative: issue a credit note instead")
+        settings = await settings_rows.get(conn, invoice.tenant_id)
+        issued_on = local_date(now, settings.zone)
+        sequence = await rows.next_number(
+            conn, invoice.tenant_id, "invoice", settings.invoice_prefix, issued_on.year
+        )
+        issued = invoice.step(
+            "issued",
+            now,
+            number=number_of(settings.invoice_prefix, issued_on.year, sequence),
+            due_date=issued_on + timedelta(days=invoice.payment_terms_days),
+            seller_snapshot=settings.seller_snapshot(),
+        )
+        if issued.total_minor == 0:
+            issued = issued.with_money(now=now)
+        await rows.update(conn, issued)
+        lines = await rows.lines_of(conn, invoice_id)
+        entries = await rows.entries_of(conn, invoice_id)
+        event = outgoing.invoice_issued(issued, lines, entries, event_id=runtime.new_id())
+        await enqueue(conn, event)
+        return InvoiceView(issued, tuple(lines), tuple(entries))
+
+    return await transaction(runtime, identity, write)
+
+
+async def void_invoice(
+    runtime: Runtime,
+    identity: Identity,
+    invoice_id: UUID,
+    *,
+    reason: str | None,
+    if_match: str | None,
+) -> Invoice:
+    """Keeps its number; unlocks its time (billable again) and publishes `invoice.voided`."""
+    now = runtime.clock()
+
+    async def write(conn: Connection) -> Invoice:
+        invoice = await _locked(conn, invoice_id, if_match)
+        require_status(invoice, "issued", action="void")
+        if invoice.amount_paid_minor != 0 or invoice.amount_credited_minor != 0:
+            raise TransitionRefused(
+                "payments or credit notes are applied; refund or credit them first"
+            )
+        voided = invoice.step("void", now, void_reason=reason)
+        entries = [e for e in await rows.entries_of(conn, invoice_id) if e.active]
+        await rows.update(conn, voided)
+        await rows.release(conn, invoice_id)
+        await enqueue(conn, outgoing.invoice_voided(voided, entries, event_id=runtime.new_id()))
+        return voided
+
+    return await transaction(runtime, identity, write)
+
+
+async def write_off_invoice(
+    runtime: Runtime,
+    identity: Identity,
+    invoice_id: UUID,
+    *,
+    reason: str | None,
+    if_match: str | None,
+) -> Invoice:
+    """The balance becomes uncollectible; publishes `invoice.written_off`."""
+    now = runtime.clock()
+
+    async def write(conn: Connection) -> Invoice:
+        invoice = await _locked(conn, invoice_id, if_match)
+        require_status(invoice, "issued", action="write off")
+        if invoice.collection_status == "uncollectible":
+            raise TransitionRefused("the invoice is already written off")
+        if invoice.balance_minor <= 0:
+            raise TransitionRefused("nothing is owed on this invoice")
+        written = dataclasses.replace(
+            invoice,
+            collection_status="uncollectible",
+            amount_written_off_minor=invoice.balance_minor,
+            written_off_at=now,
+            version=invoice.version + 1,
+            updated_at=now,
+        )
+        await rows.update(conn, written)
+        event = outgoing.invoice_written_off(written, event_id=runtime.new_id(), reason=reason)
+        await enqueue(conn, event)
+        return written
+
+    return await transaction(runtime, identity, write)
+
+
+async def delete_draft(
+    runtime: Runtime, identity: Identity, invoice_id: UUID, *, if_match: str | None
+) -> None:
+    """Only drafts are deleted (issued invoices are voided); their time is unbilled again."""
+
+    async def write(conn: Connection) -> None:
+        invoice = await _locked(conn, invoice_id, if_match)
+        require_status(invoice, "draft", action="delete")
+        await rows.delete(conn, invoice_id)
+
+    await transaction(runtime, identity, write)
+
+
+async def _locked(conn: Connection, invoice_id: UUID, if_match: str | None) -> Invoice:
+    """The invoice, locked. Its state machine already refuses a repeated or crossed step, so
+    If-Match is checked only when sent (a client issuing what it reviewed sends it)."""
+    invoice = await rows.get(conn, invoice_id, lock=True)
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice {invoice_id}")
+    if if_match is not None:
+        check_version(if_match, invoice.version)
+    return invoice
