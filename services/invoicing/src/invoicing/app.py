@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from invoicing import jobs
 from invoicing.api import invoices, rate_rules, settings, tax_rates
 from invoicing.messaging.consumers import (
     on_client_changed,
@@ -11,7 +12,8 @@ from invoicing.messaging.consumers import (
 )
 from invoicing.settings import InvoicingSettings
 from servicekit.consumer import Subscription
-from servicekit.service import ServiceDefinition
+from servicekit.jobs import periodic
+from servicekit.service import Runtime, ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -31,4 +33,11 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
             Subscription("payment-refunded", on_payment_refunded),
         ],
         migrations_dir=MIGRATIONS,
+        resources=[periodic("overdue", jobs.mark_overdue, _overdue_interval)],
     )
+
+
+def _overdue_interval(runtime: Runtime) -> float:
+    settings_ = runtime.settings
+    assert isinstance(settings_, InvoicingSettings)
+    return settings_.overdue_check_interval_s

@@ -6,3 +6,5 @@ class InvoicingSettings(ServiceSettings):
 
     service_name: str = "invoicing"
     http_port: int = 8002
+    # How often the overdue job looks for invoices past due; 0 turns it off.
+    overdue_check_interval_s: float = 900.0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded
 from contracts.registry import decode_event
+from invoicing import jobs
 from servicekit.testing import eventually, read_topic
 
 from .conftest import Invoicing
@@ -444,3 +447,102 @@ async def test_settings_decide_prefix_timezone_and_tax_rounding(
         (datetime.now(UTC) + timedelta(hours=14)).date() + timedelta(days=30)
     )
     assert date.fromisoformat(issued["due_date"])
+
+
+async def test_pdf_of_an_issued_invoice_prints_its_stored_figures(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    c = await priced_client(invoicing, tenant_id)
+    await log_three(invoicing, tenant_id, c["project_id"])
+    async with invoicing.http(tenant_id) as http:
+        await http.put(
+            "/v1/invoice-settings",
+            json={"seller_name": "Billstream Consulting", "payment_instructions": "IBAN DE00 1234"},
+        )
+        draft = (await http.post("/v1/invoices", json={"client_id": str(c["client_id"])})).json()
+        of_draft = await http.get(f"/v1/invoices/{draft['id']}/pdf")
+        issued = (await http.post(f"/v1/invoices/{draft['id']}/issue")).json()
+        pdf = await http.get(f"/v1/invoices/{draft['id']}/pdf")
+        missing = await http.get(f"/v1/invoices/{uuid.uuid4()}/pdf")
+    assert of_draft.status_code == 409
+    assert missing.status_code == 404
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    for expected in (
+        issued["number"],
+        "Billstream Consulting",
+        "IBAN DE00 1234",
+        issued["client"]["name"],
+        issued["due_date"],
+        "405.00 EUR",  # total
+        "67.50 EUR",  # tax
+        "300.00 EUR",  # member A's line
+    ):
+        assert expected in text, (expected, text)
+
+
+async def test_overdue_job_marks_each_past_due_invoice_once_and_catches_up(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    client_id = await invoicing.client(tenant_id, terms=3)
+    line = {"description": "Audit", "quantity": "2", "unit_amount_minor": 7000}
+
+    async def issue() -> dict[str, Any]:
+        async with invoicing.http(tenant_id) as http:
+            body = {"client_id": str(client_id), "include_time": False, "lines": [line]}
+            draft = (await http.post("/v1/invoices", json=body)).json()
+            issued: dict[str, Any] = (await http.post(f"/v1/invoices/{draft['id']}/issue")).json()
+            return issued
+
+    owing, paid = await issue(), await issue()
+    await invoicing.publish(
+        tenant_id,
+        "payment.received",
+        PaymentReceived(
+            payment_id=uuid.uuid4(),
+            invoice_id=uuid.UUID(paid["id"]),
+            client_id=client_id,
+            amount_minor=14000,
+            currency="EUR",
+            method=PaymentMethod.CARD,
+            received_at=datetime.now(UTC),
+        ),
+    )
+
+    async def settled() -> bool:
+        found = await invoicing.rows(
+            tenant_id, "SELECT payment_status FROM invoices WHERE id = $1", uuid.UUID(paid["id"])
+        )
+        return found[0]["payment_status"] == "paid"
+
+    await eventually(settled, message="second invoice paid")
+    # On the due date itself nothing is overdue.
+    invoicing.clock.offset = timedelta(days=3)
+    try:
+        assert await jobs.mark_overdue(invoicing.runtime) == 0
+        # The service was down for a week: the first run after it catches up, once.
+        invoicing.clock.offset = timedelta(days=10)
+        first = await jobs.mark_overdue(invoicing.runtime)
+        second = await jobs.mark_overdue(invoicing.runtime)
+    finally:
+        invoicing.clock.offset = timedelta(0)
+    assert first >= 1
+    assert second == 0
+    async with invoicing.http(tenant_id) as http:
+        owing_now = (await http.get(f"/v1/invoices/{owing['id']}")).json()
+        paid_now = (await http.get(f"/v1/invoices/{paid['id']}")).json()
+        overdue_list = await http.get("/v1/invoices", params={"collection_status": "overdue"})
+    assert owing_now["collection_status"] == "overdue"
+    assert owing_now["overdue_at"] is not None
+    assert paid_now["collection_status"] == "current"
+    assert [i["id"] for i in overdue_list.json()["items"]] == [owing["id"]]
+    records = await read_topic(
+        invoicing.infra.kafka.bootstrap_servers,
+        "invoice-overdue",
+        lambda r: r.key == owing["id"].encode(),
+        expected=2,
+        timeout=3,
+    )
+    assert len(records) == 1
+    assert decode_event(records[0].value).payload.balance_minor == 14000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,7 @@ from uuid import UUID
 from invoicing.domain.drafting import UnbilledEntry
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine
 from servicekit import rows
-from servicekit.db import Connection
+from servicekit.db import Connection, Pool
 
 INVOICES = "invoices"
 LINES = "invoice_lines"
@@ -213,3 +214,33 @@ async def add_payment(  # noqa: PLR0917
             occurred_at,
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DueCandidate:
+    tenant_id: UUID
+    id: UUID
+    due_date: date
+
+
+async def due_candidates(
+    pool: Pool, horizon: date, after: tuple[object, ...] | None, limit: int
+) -> list[DueCandidate]:
+    """Issued, current, unpaid invoices due before `horizon`, across tenants, in pages.
+
+    Read outside any tenant through the read-only `job_scan` policy; each is then changed in
+    its own tenant's transaction.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('billstream.job_scan', 'on', true)")
+        found = await conn.fetch(
+            "SELECT tenant_id, id, due_date FROM invoices "
+            "WHERE status = 'issued' AND collection_status = 'current' "
+            "AND payment_status <> 'paid' AND due_date < $1 "
+            "AND ($2::date IS NULL OR (due_date, tenant_id, id) > ($2, $3, $4)) "
+            "ORDER BY due_date, tenant_id, id LIMIT $5",
+            horizon,
+            *(after or (None, None, None)),
+            limit,
+        )
+    return [DueCandidate(**dict(r)) for r in found]

@@ -36,4 +36,5 @@ class InvoiceSettings:
             "address": self.seller_address,
             "tax_id": self.seller_tax_id,
             "payment_instructions": self.payment_instructions,
+            "timezone": self.timezone,
         }

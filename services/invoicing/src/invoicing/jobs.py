@@ -1,0 +1,35 @@
+"""Scheduled jobs: overdue invoices (and, later, recurring schedules)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from invoicing.db import invoices as rows
+from invoicing.handlers import collections
+from servicekit.service import Runtime
+
+# No timezone is ahead of UTC by more than 14 h: an invoice due on or after the UTC date
+# 14 h from now cannot be overdue anywhere yet.
+_MAX_AHEAD = timedelta(hours=14)
+_BATCH = 500
+
+
+async def mark_overdue(runtime: Runtime) -> int:
+    """Every invoice past due in its tenant's timezone becomes overdue, once.
+
+    Catch-up after downtime is the same run: the scan has no lower bound on the due date.
+    Returns how many invoices it marked.
+    """
+    now = runtime.clock()
+    horizon = (now + _MAX_AHEAD).date()
+    marked = 0
+    after: tuple[object, ...] | None = None
+    while True:
+        batch = await rows.due_candidates(runtime.require_pool(), horizon, after, _BATCH)
+        for candidate in batch:
+            if await collections.mark_overdue(runtime, candidate.tenant_id, candidate.id, now):
+                marked += 1
+        if len(batch) < _BATCH:
+            return marked
+        last = batch[-1]
+        after = (last.due_date, last.tenant_id, last.id)
