@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from invoicing import jobs
-from invoicing.api import invoices, rate_rules, settings, tax_rates
+from invoicing.api import billing_runs, invoices, rate_rules, settings, tax_rates
 from invoicing.messaging.consumers import (
     on_client_changed,
     on_payment_received,
@@ -22,7 +22,13 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         settings=settings_ or InvoicingSettings(),
         title="Billstream invoicing",
-        routers=[settings.router, tax_rates.router, rate_rules.router, invoices.router],
+        routers=[
+            settings.router,
+            tax_rates.router,
+            rate_rules.router,
+            invoices.router,
+            billing_runs.router,
+        ],
         subscriptions=[
             Subscription(
                 "time-entry-logged", on_time_entry_logged, batch_handler=on_time_entries_logged
@@ -33,11 +39,19 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
             Subscription("payment-refunded", on_payment_refunded),
         ],
         migrations_dir=MIGRATIONS,
-        resources=[periodic("overdue", jobs.mark_overdue, _overdue_interval)],
+        resources=[
+            jobs.billing_run_workers,
+            periodic("overdue", jobs.mark_overdue, lambda r: _settings(r).overdue_check_interval_s),
+            periodic(
+                "billing-runs",
+                jobs.resume_billing_runs,
+                lambda r: _settings(r).billing_run_check_interval_s,
+            ),
+        ],
     )
 
 
-def _overdue_interval(runtime: Runtime) -> float:
+def _settings(runtime: Runtime) -> InvoicingSettings:
     settings_ = runtime.settings
     assert isinstance(settings_, InvoicingSettings)
-    return settings_.overdue_check_interval_s
+    return settings_

@@ -1,11 +1,13 @@
-"""Scheduled jobs: overdue invoices (and, later, recurring schedules)."""
+"""Scheduled jobs: overdue invoices, unfinished billing runs."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from invoicing.db import invoices as rows
-from invoicing.handlers import collections
+from invoicing.handlers import billing_runs, collections
 from servicekit.service import Runtime
 
 # No timezone is ahead of UTC by more than 14 h: an invoice due on or after the UTC date
@@ -33,3 +35,17 @@ async def mark_overdue(runtime: Runtime) -> int:
             return marked
         last = batch[-1]
         after = (last.due_date, last.tenant_id, last.id)
+
+
+async def resume_billing_runs(runtime: Runtime) -> int:
+    """Finish runs a restart interrupted; returns how many were still running."""
+    return await billing_runs.resume_runs(runtime)
+
+
+@contextlib.asynccontextmanager
+async def billing_run_workers(runtime: Runtime) -> AsyncIterator[None]:
+    """Runs started by requests live with the app and stop with it."""
+    try:
+        yield
+    finally:
+        await billing_runs.stop_runs(runtime)

@@ -158,7 +158,11 @@ class Invoicing:
 @pytest.fixture(scope="module")
 async def invoicing(infra: Infra) -> AsyncIterator[Invoicing]:
     clock = Clock()
-    definition = define(infra.settings(InvoicingSettings, overdue_check_interval_s=0))
+    definition = define(
+        infra.settings(
+            InvoicingSettings, overdue_check_interval_s=0, billing_run_check_interval_s=0
+        )
+    )
     definition.clock = clock
     app = create_app(definition)
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers)

@@ -71,3 +71,8 @@ class TaxRateNotFound(InvoicingError, NotFoundError):
 class RateRuleNotFound(InvoicingError, NotFoundError):
     slug = "rate-rule-not-found"
     title = "Rate rule not found"
+
+
+class BillingRunNotFound(InvoicingError, NotFoundError):
+    slug = "billing-run-not-found"
+    title = "Billing run not found"

@@ -221,41 +221,47 @@ async def issue_invoice(
 ) -> InvoiceView:
     """Number it (gapless: the series row is locked until commit), freeze it, lock its time
     and publish `invoice.issued`."""
-    now = runtime.clock()
 
     async def write(conn: Connection) -> InvoiceView:
-        invoice = await _locked(conn, invoice_id, if_match)
-        require_status(invoice, "draft", action="issue")
-        stale = await rows.stale_entries(conn, invoice_id)
-        if stale:
-            raise DraftStale(
-                f"{len(stale)} entries changed since drafting; delete the draft and draft again",
-                entry_ids=[str(e) for e in stale[:_LISTED]],
-            )
-        if invoice.total_minor < 0:
-            raise TransitionRefused("the total is negative: issue a credit note instead")
-        settings = await settings_rows.get(conn, invoice.tenant_id)
-        issued_on = local_date(now, settings.zone)
-        sequence = await rows.next_number(
-            conn, invoice.tenant_id, "invoice", settings.invoice_prefix, issued_on.year
-        )
-        issued = invoice.step(
-            "issued",
-            now,
-            number=number_of(settings.invoice_prefix, issued_on.year, sequence),
-            due_date=issued_on + timedelta(days=invoice.payment_terms_days),
-            seller_snapshot=settings.seller_snapshot(),
-        )
-        if issued.total_minor == 0:
-            issued = issued.with_money(now=now)
-        await rows.update(conn, issued)
-        lines = await rows.lines_of(conn, invoice_id)
-        entries = await rows.entries_of(conn, invoice_id)
-        event = outgoing.invoice_issued(issued, lines, entries, event_id=runtime.new_id())
-        await enqueue(conn, event)
-        return InvoiceView(issued, tuple(lines), tuple(entries))
+        return await issue_in(conn, runtime, invoice_id, if_match=if_match)
 
     return await transaction(runtime, identity, write)
+
+
+async def issue_in(
+    conn: Connection, runtime: Runtime, invoice_id: UUID, *, if_match: str | None = None
+) -> InvoiceView:
+    """`issue_invoice` inside the caller's tenant transaction."""
+    now = runtime.clock()
+    invoice = await _locked(conn, invoice_id, if_match)
+    require_status(invoice, "draft", action="issue")
+    stale = await rows.stale_entries(conn, invoice_id)
+    if stale:
+        raise DraftStale(
+            f"{len(stale)} entries changed since drafting; delete the draft and draft again",
+            entry_ids=[str(e) for e in stale[:_LISTED]],
+        )
+    if invoice.total_minor < 0:
+        raise TransitionRefused("the total is negative: issue a credit note instead")
+    settings = await settings_rows.get(conn, invoice.tenant_id)
+    issued_on = local_date(now, settings.zone)
+    sequence = await rows.next_number(
+        conn, invoice.tenant_id, "invoice", settings.invoice_prefix, issued_on.year
+    )
+    issued = invoice.step(
+        "issued",
+        now,
+        number=number_of(settings.invoice_prefix, issued_on.year, sequence),
+        due_date=issued_on + timedelta(days=invoice.payment_terms_days),
+        seller_snapshot=settings.seller_snapshot(),
+    )
+    if issued.total_minor == 0:
+        issued = issued.with_money(now=now)
+    await rows.update(conn, issued)
+    lines = await rows.lines_of(conn, invoice_id)
+    entries = await rows.entries_of(conn, invoice_id)
+    await enqueue(conn, outgoing.invoice_issued(issued, lines, entries, event_id=runtime.new_id()))
+    return InvoiceView(issued, tuple(lines), tuple(entries))
 
 
 async def void_invoice(

@@ -1,0 +1,193 @@
+"""Billing runs: start one, and work through its clients until none is left."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from uuid import UUID
+
+import asyncpg
+
+from invoicing.db import billing_runs as rows
+from invoicing.db import invoices as invoice_rows
+from invoicing.db import settings as settings_rows
+from invoicing.domain.billing_runs import BillingRun, RunFailure
+from invoicing.domain.drafting import DraftInvoice
+from invoicing.domain.invoices import GroupBy
+from invoicing.domain.periods import Period, utc_bounds
+from invoicing.handlers.common import transaction
+from invoicing.handlers.invoices import draft_in, issue_in
+from servicekit.db import Connection, in_tenant_transaction
+from servicekit.identity import Identity
+from servicekit.problems import ServiceError
+from servicekit.service import Runtime
+
+log = logging.getLogger(__name__)
+
+_PAGE = 200
+_RUNNING = "billing_runs.running"
+_TASKS = "billing_runs.tasks"
+
+
+async def start_run(
+    runtime: Runtime,
+    identity: Identity,
+    period: Period,
+    *,
+    group_by: GroupBy,
+    auto_issue: bool,
+) -> BillingRun:
+    now = runtime.clock()
+    run = BillingRun(
+        tenant_id=identity.tenant_id,
+        id=runtime.new_id(),
+        period_start=period.start,
+        period_end=period.end,
+        group_by=group_by,
+        auto_issue=auto_issue,
+        status="running",
+        version=1,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+    )
+
+    async def write(conn: Connection) -> BillingRun:
+        await rows.insert(conn, run)
+        return run
+
+    return await transaction(runtime, identity, write)
+
+
+def process_soon(runtime: Runtime, tenant_id: UUID, run_id: UUID, concurrency: int) -> None:
+    """Work through the run in the background; the resume job finishes it after a restart."""
+    running: set[UUID] = runtime.state.setdefault(_RUNNING, set())
+    if run_id in running:
+        return
+    running.add(run_id)
+
+    async def work() -> None:
+        try:
+            await process_run(runtime, tenant_id, run_id, concurrency=concurrency)
+        except Exception:
+            log.exception(
+                "billing run stopped; it resumes on the next check", extra={"run": run_id}
+            )
+        finally:
+            running.discard(run_id)
+
+    tasks: set[asyncio.Task[None]] = runtime.state.setdefault(_TASKS, set())
+    task = asyncio.create_task(work(), name=f"billing-run:{run_id}")
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def process_run(
+    runtime: Runtime, tenant_id: UUID, run_id: UUID, *, concurrency: int = 4
+) -> BillingRun:
+    """Draft (and issue) for each client left, `concurrency` clients at a time, then mark the
+    run completed. Safe to run twice at once: a client's invoice in a run is unique."""
+    pool = runtime.require_pool()
+
+    async def load(conn: Connection) -> tuple[BillingRun, list[UUID], tuple[object, object]]:
+        run = await rows.get(conn, run_id)
+        assert run is not None, run_id
+        zone = (await settings_rows.get(conn, tenant_id)).zone
+        start, end = utc_bounds(Period(run.period_start, run.period_end), zone)
+        clients = (
+            []
+            if run.status == "completed"
+            else await rows.next_clients(conn, run, start, end, _PAGE)
+        )
+        return run, clients, (start, end)
+
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(run: BillingRun, client_id: UUID) -> None:
+        async with gate:
+            await _bill_client(runtime, run, client_id)
+
+    while True:
+        run, clients, _ = await in_tenant_transaction(pool, tenant_id, load)
+        if not clients:
+            break
+        await asyncio.gather(*(one(run, c) for c in clients))
+    if run.auto_issue and run.status == "running":
+        # Drafts a crash left between their draft and issue transactions.
+        async def leftovers(conn: Connection) -> list[tuple[UUID, UUID]]:
+            return await rows.unissued(conn, run_id)
+
+        for client_id, invoice_id in await in_tenant_transaction(pool, tenant_id, leftovers):
+            await _issue(runtime, run, client_id, invoice_id)
+
+    async def finish(conn: Connection) -> BillingRun:
+        await rows.complete(conn, run_id, runtime.clock())
+        done = await rows.get(conn, run_id)
+        assert done is not None
+        return done
+
+    return await in_tenant_transaction(pool, tenant_id, finish)
+
+
+async def _bill_client(runtime: Runtime, run: BillingRun, client_id: UUID) -> None:
+    pool = runtime.require_pool()
+    cmd = DraftInvoice(
+        client_id=client_id,
+        period=Period(run.period_start, run.period_end),
+        group_by=run.group_by,
+        billing_run_id=run.id,
+    )
+
+    async def draft(conn: Connection) -> UUID | None:
+        # Under the client's lock: another worker may have billed it since it was listed.
+        await invoice_rows.lock_client(conn, client_id)
+        if await rows.has_invoice(conn, run.id, client_id):
+            return None
+        return (await draft_in(conn, runtime, run.tenant_id, cmd)).invoice.id
+
+    try:
+        invoice_id = await in_tenant_transaction(pool, run.tenant_id, draft)
+    except asyncpg.UniqueViolationError:
+        return  # another worker billed this client in this run
+    except ServiceError as exc:
+        await _failed(runtime, run, client_id, exc)
+        return
+    if invoice_id is not None and run.auto_issue:
+        await _issue(runtime, run, client_id, invoice_id)
+
+
+async def _issue(runtime: Runtime, run: BillingRun, client_id: UUID, invoice_id: UUID) -> None:
+    async def issue(conn: Connection) -> None:
+        await issue_in(conn, runtime, invoice_id)
+
+    try:
+        await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
+    except ServiceError as exc:
+        await _failed(runtime, run, client_id, exc)
+
+
+async def _failed(runtime: Runtime, run: BillingRun, client_id: UUID, exc: ServiceError) -> None:
+    failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
+
+    async def record(conn: Connection) -> None:
+        await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
+
+    await in_tenant_transaction(runtime.require_pool(), run.tenant_id, record)
+
+
+async def resume_runs(runtime: Runtime) -> int:
+    """The job: finish every run still marked running (after a restart, or a crash)."""
+    settings = runtime.settings
+    concurrency = int(getattr(settings, "billing_run_concurrency", 4))
+    unfinished = await rows.unfinished(runtime.require_pool())
+    for tenant_id, run_id in unfinished:
+        process_soon(runtime, tenant_id, run_id, concurrency)
+    return len(unfinished)
+
+
+async def stop_runs(runtime: Runtime) -> None:
+    """Cancel runs in progress at shutdown; they are resumed where they stopped."""
+    tasks: set[asyncio.Task[None]] = runtime.state.get(_TASKS, set())
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
