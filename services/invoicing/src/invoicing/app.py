@@ -1,7 +1,14 @@
 from pathlib import Path
 
 from invoicing import jobs
-from invoicing.api import billing_runs, invoices, rate_rules, settings, tax_rates
+from invoicing.api import (
+    billing_runs,
+    credit_notes,
+    invoices,
+    rate_rules,
+    settings,
+    tax_rates,
+)
 from invoicing.messaging.consumers import (
     on_client_changed,
     on_payment_received,
@@ -28,6 +35,7 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
             rate_rules.router,
             invoices.router,
             billing_runs.router,
+            credit_notes.router,
         ],
         subscriptions=[
             Subscription(

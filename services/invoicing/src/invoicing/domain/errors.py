@@ -76,3 +76,8 @@ class RateRuleNotFound(InvoicingError, NotFoundError):
 class BillingRunNotFound(InvoicingError, NotFoundError):
     slug = "billing-run-not-found"
     title = "Billing run not found"
+
+
+class CreditNoteNotFound(InvoicingError, NotFoundError):
+    slug = "credit-note-not-found"
+    title = "Credit note not found"

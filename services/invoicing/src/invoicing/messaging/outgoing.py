@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from contracts.envelope import EventEnvelope
+from contracts.events.credit_notes import CreditNoteIssued
 from contracts.events.invoices import (
     InvoiceIssued,
     InvoiceLine,
@@ -17,6 +19,7 @@ from contracts.events.invoices import (
     InvoiceWrittenOff,
 )
 from contracts.registry import build_event
+from invoicing.domain.credit_notes import CreditNote, CreditNoteLine
 from invoicing.domain.invoices import BilledEntry, Invoice
 from invoicing.domain.invoices import InvoiceLine as Line
 
@@ -151,3 +154,46 @@ def invoice_written_off(
         reason=reason,
     )
     return _envelope("invoice.written_off", payload, invoice, event_id, invoice.written_off_at)
+
+
+def credit_note_issued(
+    note: CreditNote, lines: Sequence[CreditNoteLine], *, event_id: UUID
+) -> EventEnvelope[Any]:
+    payload = CreditNoteIssued(
+        credit_note_id=note.id,
+        number=note.number,
+        invoice_id=note.invoice_id,
+        invoice_number=note.invoice_number,
+        client_id=note.client_id,
+        currency=note.currency,
+        issued_at=note.issued_at,
+        reason=note.reason,
+        lines=[
+            InvoiceLine(
+                line_id=line.id,
+                description=line.description,
+                project_id=line.project_id,
+                quantity=Decimal(1),
+                unit_amount_minor=line.amount_minor,
+                amount_minor=line.amount_minor,
+                discount_minor=0,
+                tax_rate_id=line.tax_rate_id,
+                tax_rate_percent=line.tax_percent,
+                tax_minor=line.tax_minor,
+            )
+            for line in lines
+        ],
+        subtotal_minor=note.subtotal_minor,
+        discount_minor=0,
+        tax_minor=note.tax_minor,
+        total_minor=note.total_minor,
+    )
+    return build_event(
+        "credit_note.issued",
+        payload,
+        tenant_id=note.tenant_id,
+        producer=PRODUCER,
+        event_id=event_id,
+        occurred_at=note.issued_at,
+        correlation_id=note.invoice_id,
+    )
