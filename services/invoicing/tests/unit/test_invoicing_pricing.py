@@ -120,7 +120,7 @@ def expected_discount(discount: Discount | None, base: int) -> int:
     return min(base, int(discount.value))
 
 
-def bases(doc: Document, priced: Priced) -> list[int]:
+def bases(priced: Priced) -> list[int]:
     return [p.amount_minor - p.line_discount_minor for p in priced.lines]
 
 
@@ -172,7 +172,7 @@ def test_line_discount_is_its_own_rounded_discount_never_above_the_amount(doc: D
 @given(documents())
 def test_invoice_discount_shares_add_up_and_never_overdraw_a_line(doc: Document) -> None:
     priced = doc.priced()
-    line_bases = bases(doc, priced)
+    line_bases = bases(priced)
     shares = [p.invoice_discount_minor for p in priced.lines]
     positive = [max(b, 0) for b in line_bases]
     total = sum(shares)
@@ -195,7 +195,7 @@ def test_invoice_discount_is_taken_of_the_lines_after_their_own_discounts(doc: D
     priced = doc.priced()
 
     shares = sum(p.invoice_discount_minor for p in priced.lines)
-    assert shares == expected_discount(doc.discount, sum(bases(doc, priced)))
+    assert shares == expected_discount(doc.discount, sum(bases(priced)))
 
 
 def test_fixed_invoice_discount_is_no_larger_than_the_net_sum_with_an_adjustment_line() -> None:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from invoicing.domain.drafting import UnbilledEntry
+from invoicing.domain.drafting import BilledChange, UnbilledEntry
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine
 from servicekit import rows
 from servicekit.db import Connection, Pool
@@ -43,8 +43,7 @@ STALE = """
 SELECT e.entry_id
 FROM invoice_entries e
 LEFT JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id
-WHERE e.invoice_id = $1
-    AND (l.entry_id IS NULL OR l.version <> e.entry_version OR l.deleted OR NOT l.billable)
+WHERE e.invoice_id = $1 AND (l.entry_id IS NULL OR l.version <> e.entry_version)
 ORDER BY e.entry_id
 """
 
@@ -59,9 +58,25 @@ INSERT_ENTRIES = """
 INSERT INTO invoice_entries (tenant_id, invoice_id, line_id, entry_id, entry_version,
     raw_seconds, billed_seconds, amount_minor, active)
 SELECT $1, $2, r.line_id, r.entry_id, r.entry_version, r.raw_seconds, r.billed_seconds,
-    r.amount_minor, true
-FROM unnest($3::uuid[], $4::uuid[], $5::integer[], $6::integer[], $7::integer[], $8::bigint[])
-    AS r(line_id, entry_id, entry_version, raw_seconds, billed_seconds, amount_minor)
+    r.amount_minor, r.active
+FROM unnest($3::uuid[], $4::uuid[], $5::integer[], $6::integer[], $7::integer[], $8::bigint[],
+    $9::boolean[])
+    AS r(line_id, entry_id, entry_version, raw_seconds, billed_seconds, amount_minor, active)
+"""
+
+# Entries on this client's issued invoices that were revised or deleted since: what the
+# next invoice adjusts.
+CHANGED = """
+SELECT e.invoice_id, i.number AS invoice_number, e.entry_id, e.billed_seconds, e.amount_minor,
+    l.version AS new_version, l.deleted, l.billable, l.member_id, l.project_id, l.task,
+    l.started_at, l.duration_seconds, p.client_id AS project_client_id,
+    p.name AS project_name, p.rounding_increment_minutes, p.rounding_mode
+FROM invoice_entries e
+JOIN invoices i ON i.tenant_id = e.tenant_id AND i.id = e.invoice_id
+JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id
+LEFT JOIN project_replicas p ON p.tenant_id = l.tenant_id AND p.project_id = l.project_id
+WHERE i.client_id = $1 AND i.status = 'issued' AND e.active AND l.version > e.entry_version
+ORDER BY i.issued_at, e.entry_id
 """
 
 
@@ -109,6 +124,7 @@ async def insert(
             [e.raw_seconds for e in entries],
             [e.billed_seconds for e in entries],
             [e.amount_minor for e in entries],
+            [e.active for e in entries],
         )
     if charges:
         await conn.executemany(
@@ -244,3 +260,81 @@ async def due_candidates(
             limit,
         )
     return [DueCandidate(**dict(r)) for r in found]
+
+
+async def changed_billed(conn: Connection, client_id: UUID) -> list[BilledChange]:
+    changes = []
+    for r in await conn.fetch(CHANGED, client_id):
+        still_billable = not r["deleted"] and r["billable"] and r["project_client_id"] == client_id
+        now = (
+            UnbilledEntry(
+                entry_id=r["entry_id"],
+                version=r["new_version"],
+                member_id=r["member_id"],
+                project_id=r["project_id"],
+                project_name=r["project_name"],
+                task=r["task"],
+                started_at=r["started_at"],
+                duration_seconds=r["duration_seconds"],
+                rounding_increment_minutes=r["rounding_increment_minutes"],
+                rounding_mode=r["rounding_mode"],
+            )
+            if still_billable
+            else None
+        )
+        changes.append(
+            BilledChange(
+                invoice_id=r["invoice_id"],
+                invoice_number=r["invoice_number"],
+                entry_id=r["entry_id"],
+                billed_seconds=r["billed_seconds"],
+                amount_minor=r["amount_minor"],
+                new_version=r["new_version"],
+                now=now,
+            )
+        )
+    return changes
+
+
+async def supersede(conn: Connection, by: UUID, rows_: Sequence[tuple[UUID, UUID]]) -> None:
+    """The issued invoices' rows of these (invoice, entry) stop holding them: `by` adjusts."""
+    await conn.execute(
+        "UPDATE invoice_entries e SET active = false, superseded_by = $1 "
+        "FROM unnest($2::uuid[], $3::uuid[]) AS r(invoice_id, entry_id) "
+        "WHERE e.invoice_id = r.invoice_id AND e.entry_id = r.entry_id",
+        by,
+        [r[0] for r in rows_],
+        [r[1] for r in rows_],
+    )
+
+
+async def acknowledge(conn: Connection, changes: Sequence[BilledChange]) -> None:
+    """Revisions that change no billed figure: the issued row records the version it saw."""
+    if changes:
+        await conn.execute(
+            "UPDATE invoice_entries e SET entry_version = r.version "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::integer[]) "
+            "AS r(invoice_id, entry_id, version) "
+            "WHERE e.invoice_id = r.invoice_id AND e.entry_id = r.entry_id",
+            [c.invoice_id for c in changes],
+            [c.entry_id for c in changes],
+            [c.new_version for c in changes],
+        )
+
+
+async def restore_superseded(conn: Connection, by: UUID) -> None:
+    """`by` no longer adjusts (deleted draft, voided invoice): the originals hold again."""
+    await conn.execute(
+        "UPDATE invoice_entries SET active = true, superseded_by = NULL WHERE superseded_by = $1",
+        by,
+    )
+
+
+async def is_adjusted(conn: Connection, invoice_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM invoice_entries WHERE invoice_id = $1 "
+            "AND superseded_by IS NOT NULL)",
+            invoice_id,
+        )
+    )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from contracts.money import Money
 from invoicing.domain.invoices import GroupBy, LineKind
 from invoicing.domain.periods import Period, local_date
 from invoicing.domain.pricing import (
@@ -75,6 +76,10 @@ class DraftLine:
     entries: tuple[EntryCharge, ...] = ()
     # Fixed fees and retainer months this line bills: (rule id, month).
     charges: tuple[tuple[UUID, date], ...] = ()
+    # Adjustment lines: the issued invoice adjusted, and whether this draft now holds the
+    # entry (not when it was deleted, made non-billable or moved to another client).
+    adjusts_invoice_id: UUID | None = None
+    holds_entries: bool = True
 
     def as_input(self) -> LineInput:
         return LineInput(
@@ -178,25 +183,28 @@ def _time_line(
         parts.append(group.task)
     description = " / ".join(parts)
     if rule.kind == "daily":
-        quantity, unit, per_unit = hours(billed, rule.hours_per_day), "d", rule.hours_per_day
+        quantity, unit = hours(billed, rule.hours_per_day), "d"
         unit_amount = rule.amount_minor
     elif rule.kind == "hourly":
-        quantity, unit, per_unit = hours(billed), "h", Decimal(1)
+        quantity, unit = hours(billed), "h"
         unit_amount = rule.amount_minor
     else:
         # Covered by a fixed fee or retainer: the hours are shown, the fee line bills them.
-        quantity, unit, per_unit = hours(billed), "h", Decimal(1)
+        quantity, unit = hours(billed), "h"
         unit_amount = 0
         description += " (covered by fixed fee)" if rule.kind == "fixed_fee" else " (retainer)"
+    amount = line_amount(quantity, unit_amount, currency)
+    # Each entry's share of the line by billed time, adding up to the line exactly: what an
+    # adjustment later reverses.
+    weights = [b for _, b in group.entries]
+    shares = (
+        [m.amount for m in Money(amount, currency).allocate(weights)]
+        if any(weights)
+        else [0] * len(weights)
+    )
     charges = tuple(
-        EntryCharge(
-            e.entry_id,
-            e.version,
-            e.duration_seconds,
-            b,
-            line_amount(hours(b, per_unit), unit_amount, currency),
-        )
-        for e, b in group.entries
+        EntryCharge(e.entry_id, e.version, e.duration_seconds, b, share)
+        for (e, b), share in zip(group.entries, shares, strict=True)
     )
     return DraftLine(
         kind="time",
@@ -204,7 +212,7 @@ def _time_line(
         quantity=quantity,
         unit=unit,
         unit_amount_minor=unit_amount,
-        amount_minor=line_amount(quantity, unit_amount, currency),
+        amount_minor=amount,
         project_id=group.project_id,
         member_id=group.member_id,
         task=group.task,
@@ -318,3 +326,85 @@ class DraftInvoice:
     lines: tuple[ManualLineRequest, ...] = ()
     notes: str | None = None
     billing_run_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BilledChange:
+    """An entry on an issued invoice whose ledger state moved on since it was billed."""
+
+    invoice_id: UUID
+    invoice_number: str
+    entry_id: UUID
+    billed_seconds: int
+    amount_minor: int
+    new_version: int
+    # The entry as it is now, when it is still billable time of this client; else None.
+    now: UnbilledEntry | None
+
+
+def plan_adjustments(
+    changes: Sequence[BilledChange],
+    rules: Sequence[RateRule],
+    *,
+    client_id: UUID,
+    currency: str,
+    tz: ZoneInfo,
+    tax: Tax | None,
+) -> tuple[list[DraftLine], list[BilledChange], list[UUID]]:
+    """Lines for the difference each change makes, the changes that bill no other time (just
+    acknowledged), and entries with no rate for their new state.
+
+    An adjustment reverses the entry's share of its issued line and bills its new billed
+    time alone, at the rule in effect for its (new) date; a deleted, non-billable or moved
+    entry is only reversed."""
+    live = [c.now for c in changes if c.now is not None]
+    repriced = plan_draft(
+        live,
+        rules,
+        client_id=client_id,
+        currency=currency,
+        tz=tz,
+        group_by="entry",
+        tax=None,
+        period=None,
+    )
+    priced = {e.entry_id: (line, e) for line in repriced.lines for e in line.entries}
+    lines: list[DraftLine] = []
+    unchanged: list[BilledChange] = []
+    for change in changes:
+        found = priced.get(change.entry_id)
+        if change.now is not None and found is None:
+            continue  # unpriced: reported through repriced.unpriced
+        new_amount = found[1].amount_minor if found else 0
+        new_billed = found[1].billed_seconds if found else 0
+        if found and new_billed == change.billed_seconds:
+            # Same billed time: issued work is not repriced (a rate changed since, or only the
+            # description did).
+            unchanged.append(change)
+            continue
+        delta = new_amount - change.amount_minor
+        what = (
+            f"{hours(change.billed_seconds)} h -> {hours(new_billed)} h"
+            if found
+            else "entry removed"
+        )
+        charge = found[1] if found else EntryCharge(change.entry_id, change.new_version, 0, 0, 0)
+        lines.append(
+            DraftLine(
+                kind="adjustment",
+                description=f"Adjustment to {change.invoice_number}: {what}",
+                quantity=Decimal(1),
+                unit="",
+                unit_amount_minor=delta,
+                amount_minor=delta,
+                project_id=found[0].project_id if found else None,
+                tax=tax,
+                raw_seconds=found[1].raw_seconds if found else 0,
+                billed_seconds=new_billed,
+                rule=found[0].rule if found else None,
+                entries=(charge,),
+                adjusts_invoice_id=change.invoice_id,
+                holds_entries=found is not None,
+            )
+        )
+    return lines, unchanged, list(repriced.unpriced)

@@ -162,6 +162,7 @@ class BilledEntry:
     billed_seconds: int
     amount_minor: int
     active: bool
+    superseded_by: UUID | None = None
 
 
 def number_of(prefix: str, year: int, sequence: int) -> str:

@@ -10,8 +10,9 @@
 4. Line discount: a percent of the amount (rounded half-up) or a fixed amount, never more
    than the amount.
 5. Invoice discount: a percent of the sum of the lines' amounts after their own discounts
-   (rounded half-up), or a fixed amount no larger than that sum; allocated to the lines with
-   a positive base pro rata by largest remainder, so the shares add up to it exactly.
+   (rounded half-up; adjustment lines lower the sum), or a fixed amount no larger than that
+   sum; allocated to the lines with a positive base pro rata by largest remainder, so the
+   shares add up to it exactly.
 6. Tax on each line's taxable base (amount - line discount - invoice discount share), at
    the line's rate: `per_line` rounds each line's tax half-up; `per_document` rounds the tax
    of each rate once over the sum of its lines' bases and allocates it back to those lines by
@@ -103,8 +104,7 @@ class LineInput:
     unit_amount_minor: int
     discount: Discount | None = None
     tax: Tax | None = None
-    # For lines whose amount is not quantity x price (time lines sum their entries' prices
-    # the same way, so they pass it in): used as is.
+    # Set when the amount was already made by the same rule (time and fee lines): used as is.
     amount_minor: int | None = None
 
 
@@ -187,8 +187,9 @@ def price(
 
 
 def _allocate_discount(discount: Discount | None, bases: list[int], currency: str) -> list[int]:
+    # Of the net sum (adjustment lines lower it), spread over the lines that have a base.
     positive = [max(base, 0) for base in bases]
-    total = discount.of(sum(positive), currency) if discount else 0
+    total = discount.of(sum(bases), currency) if discount else 0
     if total == 0:
         return [0] * len(bases)
     return [part.amount for part in Money(total, currency).allocate(positive)]

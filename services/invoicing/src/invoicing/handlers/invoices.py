@@ -12,7 +12,13 @@ from invoicing.db import invoices as rows
 from invoicing.db import replicas
 from invoicing.db import rules as rule_rows
 from invoicing.db import settings as settings_rows
-from invoicing.domain.drafting import DraftInvoice, DraftLine, ManualLine, plan_draft
+from invoicing.domain.drafting import (
+    DraftInvoice,
+    DraftLine,
+    ManualLine,
+    plan_adjustments,
+    plan_draft,
+)
 from invoicing.domain.errors import (
     ClientNotFound,
     DraftStale,
@@ -76,13 +82,19 @@ async def draft_in(
         for i, m in enumerate(cmd.lines)
     ]
     entries = []
+    changes = []
     if cmd.include_time:
         start, end = utc_bounds(cmd.period, tz) if cmd.period else _ALL_TIME
         entries = await rows.unbilled(conn, cmd.client_id, start, end)
+        changes = await rows.changed_billed(conn, cmd.client_id)
     projects = await replicas.project_ids_of(conn, cmd.client_id)
+    rules = await rule_rows.rules_for_client(conn, cmd.client_id, projects, client.currency)
+    adjustments, unchanged, unpriced = plan_adjustments(
+        changes, rules, client_id=cmd.client_id, currency=client.currency, tz=tz, tax=time_tax
+    )
     plan = plan_draft(
         entries,
-        await rule_rows.rules_for_client(conn, cmd.client_id, projects, client.currency),
+        rules,
         client_id=cmd.client_id,
         currency=client.currency,
         tz=tz,
@@ -92,16 +104,19 @@ async def draft_in(
         billed_charges=await rows.billed_charges(conn),
         manual=manual,
     )
-    if plan.unpriced:
+    unpriced += plan.unpriced
+    if unpriced:
         raise RateMissing(
-            f"{len(plan.unpriced)} billable entries have no {client.currency} rate in effect; "
+            f"{len(unpriced)} billable entries have no {client.currency} rate in effect; "
             "add a rate rule and draft again",
-            entry_ids=[str(e) for e in plan.unpriced[:_LISTED]],
+            entry_ids=[str(e) for e in unpriced[:_LISTED]],
         )
-    if not plan.lines:
+    drafted = [*plan.lines, *adjustments]
+    await rows.acknowledge(conn, unchanged)
+    if not drafted:
         raise NothingToBill("no unbilled time in the period and no lines were given")
     priced = price(
-        [line.as_input() for line in plan.lines],
+        [line.as_input() for line in drafted],
         client.currency,
         discount=cmd.discount,
         tax_rounding=settings.tax_rounding,
@@ -145,8 +160,17 @@ async def draft_in(
         overdue_at=None,
         written_off_at=None,
     )
-    lines, billed = _stored_lines(runtime, invoice, plan.lines, priced)
-    charges = [key for line in plan.lines for key in line.charges]
+    lines, billed = _stored_lines(runtime, invoice, drafted, priced)
+    charges = [key for line in drafted for key in line.charges]
+    adjusted = [
+        (line.adjusts_invoice_id, e.entry_id)
+        for line in adjustments
+        if line.adjusts_invoice_id
+        for e in line.entries
+    ]
+    if adjusted:
+        # First, so the issued rows let go of the entries this draft now holds.
+        await rows.supersede(conn, invoice.id, adjusted)
     await rows.insert(conn, invoice, lines, billed, charges)
     return InvoiceView(invoice, tuple(lines), tuple(billed))
 
@@ -187,7 +211,7 @@ def _stored_lines(
                 rate_rule_id=line.rule.id if line.rule else None,
                 rate_scope=line.rule.scope if line.rule else None,
                 rate_explanation=line.rule.explain() if line.rule else None,
-                adjusts_invoice_id=None,
+                adjusts_invoice_id=line.adjusts_invoice_id,
             )
         )
         billed += [
@@ -200,7 +224,7 @@ def _stored_lines(
                 raw_seconds=e.raw_seconds,
                 billed_seconds=e.billed_seconds,
                 amount_minor=e.amount_minor,
-                active=True,
+                active=line.holds_entries,
             )
             for e in line.entries
         ]
@@ -282,10 +306,15 @@ async def void_invoice(
             raise TransitionRefused(
                 "payments or credit notes are applied; refund or credit them first"
             )
+        if await rows.is_adjusted(conn, invoice_id):
+            raise TransitionRefused(
+                "a later invoice adjusts some of its time; issue a credit note instead"
+            )
         voided = invoice.step("void", now, void_reason=reason)
         entries = [e for e in await rows.entries_of(conn, invoice_id) if e.active]
         await rows.update(conn, voided)
         await rows.release(conn, invoice_id)
+        await rows.restore_superseded(conn, invoice_id)
         await enqueue(conn, outgoing.invoice_voided(voided, entries, event_id=runtime.new_id()))
         return voided
 
@@ -334,7 +363,9 @@ async def delete_draft(
     async def write(conn: Connection) -> None:
         invoice = await _locked(conn, invoice_id, if_match)
         require_status(invoice, "draft", action="delete")
+        # Its rows go first, so the issued invoices it adjusted can hold their entries again.
         await rows.delete(conn, invoice_id)
+        await rows.restore_superseded(conn, invoice_id)
 
     await transaction(runtime, identity, write)
 
