@@ -97,6 +97,29 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
     )
     issued = await http.post(f"/v1/invoices/{invoice['id']}/issue", headers=auth(admin))
     assert issued.status_code == 200, issued.text
+    note = await post(
+        "/v1/credit-notes",
+        {
+            "invoice_id": invoice["id"],
+            "lines": [{"invoice_line_id": issued.json()["lines"][0]["id"], "amount_minor": 100}],
+        },
+    )
+    today = datetime.now(UTC).date().isoformat()
+    run = await http.post(
+        "/v1/billing-runs",
+        json={"period_start": today, "period_end": today},
+        headers=auth(admin),
+    )
+    assert run.status_code == 202, run.text
+    schedule = await post(
+        "/v1/recurring-invoices",
+        {
+            "client_id": client["id"],
+            "frequency": "monthly",
+            "start_date": "2030-01-01",
+            "lines": [line],
+        },
+    )
     return Tenant(
         made.json()["id"],
         admin,
@@ -111,6 +134,9 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
             "tax_rate_id": tax_rate["id"],
             "rate_rule_id": rule["id"],
             "invoice_id": invoice["id"],
+            "credit_note_id": note["id"],
+            "billing_run_id": run.json()["id"],
+            "recurring_invoice_id": schedule["id"],
         },
     )
 
@@ -211,16 +237,16 @@ async def test_every_route_with_another_tenants_id_is_404_and_shows_nothing_of_i
     assert len(walked) >= 15, walked
 
     # Nothing of B changed: each object still at the version it was made with (an issued
-    # invoice is at 2), the key still works.
+    # and credited invoice is at 3), the key still works.
     for kind, object_id in b.ids.items():
-        if kind in ("key_id", "timer_id"):
+        if kind in ("key_id", "timer_id", "billing_run_id"):
             continue
         collection = {"entry_id": "time-entries"}.get(
             kind, kind.removesuffix("_id").replace("_", "-") + "s"
         )
         r = await http.get(f"/v1/{collection}/{object_id}", headers=auth(b.admin))
         assert r.status_code == 200, r.text
-        assert r.json()["version"] == (2 if kind == "invoice_id" else 1), r.text
+        assert r.json()["version"] == {"invoice_id": 3}.get(kind, 1), r.text
     assert (await http.get("/v1/clients", headers=auth(b.viewer))).status_code == 200
 
 

@@ -110,3 +110,17 @@ async def in_tenant_transaction(
             return await work(conn)
 
     return await retry_transient(attempt)
+
+
+@asynccontextmanager
+async def savepoint(conn: Connection, name: str = "step") -> AsyncIterator[None]:
+    """Undo only this block on error, inside a tenant transaction (begun with a plain BEGIN,
+    where asyncpg's `conn.transaction()` refuses to nest)."""
+    await conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    await conn.execute(f"RELEASE SAVEPOINT {name}")

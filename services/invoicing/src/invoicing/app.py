@@ -6,6 +6,7 @@ from invoicing.api import (
     credit_notes,
     invoices,
     rate_rules,
+    recurring_invoices,
     settings,
     tax_rates,
 )
@@ -36,6 +37,7 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
             invoices.router,
             billing_runs.router,
             credit_notes.router,
+            recurring_invoices.router,
         ],
         subscriptions=[
             Subscription(
@@ -50,6 +52,11 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
         resources=[
             jobs.billing_run_workers,
             periodic("overdue", jobs.mark_overdue, lambda r: _settings(r).overdue_check_interval_s),
+            periodic(
+                "recurring",
+                jobs.bill_recurring,
+                lambda r: _settings(r).recurring_check_interval_s,
+            ),
             periodic(
                 "billing-runs",
                 jobs.resume_billing_runs,

@@ -1,4 +1,4 @@
-"""Scheduled jobs: overdue invoices, unfinished billing runs."""
+"""Scheduled jobs: overdue invoices, recurring invoices, unfinished billing runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from invoicing.db import invoices as rows
-from invoicing.handlers import billing_runs, collections
+from invoicing.db import recurring as recurring_rows
+from invoicing.handlers import billing_runs, collections, recurring
 from servicekit.service import Runtime
 
 # No timezone is ahead of UTC by more than 14 h: an invoice due on or after the UTC date
@@ -49,3 +50,15 @@ async def billing_run_workers(runtime: Runtime) -> AsyncIterator[None]:
         yield
     finally:
         await billing_runs.stop_runs(runtime)
+
+
+async def bill_recurring(runtime: Runtime) -> int:
+    """Every active schedule bills each due period once, the missed ones after downtime too.
+    Returns how many periods were handled."""
+    horizon = (runtime.clock() + _MAX_AHEAD).date() + timedelta(days=1)
+    handled = 0
+    for tenant_id, schedule_id in await recurring_rows.due_schedules(
+        runtime.require_pool(), horizon
+    ):
+        handled += await recurring.bill_due_periods(runtime, tenant_id, schedule_id)
+    return handled

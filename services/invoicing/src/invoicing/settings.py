@@ -11,3 +11,5 @@ class InvoicingSettings(ServiceSettings):
     # Clients a billing run drafts at once, and how often unfinished runs are resumed.
     billing_run_concurrency: int = 4
     billing_run_check_interval_s: float = 60.0
+    # How often recurring schedules are checked for due periods; 0 turns it off.
+    recurring_check_interval_s: float = 300.0

@@ -160,7 +160,10 @@ async def invoicing(infra: Infra) -> AsyncIterator[Invoicing]:
     clock = Clock()
     definition = define(
         infra.settings(
-            InvoicingSettings, overdue_check_interval_s=0, billing_run_check_interval_s=0
+            InvoicingSettings,
+            overdue_check_interval_s=0,
+            billing_run_check_interval_s=0,
+            recurring_check_interval_s=0,
         )
     )
     definition.clock = clock

@@ -81,3 +81,8 @@ class BillingRunNotFound(InvoicingError, NotFoundError):
 class CreditNoteNotFound(InvoicingError, NotFoundError):
     slug = "credit-note-not-found"
     title = "Credit note not found"
+
+
+class RecurringInvoiceNotFound(InvoicingError, NotFoundError):
+    slug = "recurring-invoice-not-found"
+    title = "Recurring invoice not found"
