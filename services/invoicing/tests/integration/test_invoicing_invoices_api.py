@@ -281,12 +281,19 @@ async def test_fifty_concurrent_issues_take_fifty_consecutive_numbers(
             for _ in range(50)
         ]
         issued = await asyncio.gather(*(http.post(f"/v1/invoices/{d}/issue") for d in drafts))
-        report = await http.get("/v1/invoices", params={"status": "issued", "limit": 100})
+        listed = await http.get("/v1/invoices", params={"status": "issued", "limit": 100})
+        report = (await http.get("/v1/invoices/sequence-report")).json()
+        other_year = (await http.get("/v1/invoices/sequence-report", params={"year": 2001})).json()
     assert [r.status_code for r in issued] == [200] * 50
     year = datetime.now(UTC).year
     numbers = sorted(r.json()["number"] for r in issued)
     assert numbers == [f"INV-{year}-{n:05d}" for n in range(1, 51)]
-    assert len(report.json()["items"]) == 50
+    assert len(listed.json()["items"]) == 50
+    assert (report["prefix"], report["year"], report["last_value"]) == ("INV", year, 50)
+    assert (report["gaps"], report["duplicates"], report["intact"]) == ([], [], True)
+    assert [d["sequence"] for d in report["documents"]] == list(range(1, 51))
+    assert {d["document_id"] for d in report["documents"]} == set(drafts)
+    assert (other_year["last_value"], other_year["documents"]) == (0, [])
 
 
 async def test_draft_errors_name_the_problem_and_write_nothing(

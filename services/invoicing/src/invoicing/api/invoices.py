@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -12,10 +13,11 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from invoicing.db import invoices as invoice_rows
+from invoicing.db import settings as settings_rows
 from invoicing.domain.drafting import DraftInvoice, ManualLineRequest
 from invoicing.domain.errors import InvoiceNotFound
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine, require_status
-from invoicing.domain.periods import Period
+from invoicing.domain.periods import Period, local_date
 from invoicing.domain.pricing import Discount
 from invoicing.handlers import invoices as handlers
 from invoicing.handlers.invoices import InvoiceView
@@ -368,6 +370,67 @@ async def list_invoices(
         )
     return Page[InvoiceSummaryOut](
         items=[InvoiceSummaryOut.of(i) for i in found.items], next_cursor=found.next_cursor
+    )
+
+
+class NumberedOut(BaseModel):
+    sequence: int
+    number: str
+    document_id: UUID
+    status: str
+    issued_at: AwareDatetime | None
+
+
+class SequenceReportOut(BaseModel):
+    series: Literal["invoice", "credit_note"]
+    prefix: str
+    year: int
+    last_value: int = Field(description="Highest sequence the series handed out.")
+    documents: list[NumberedOut] = Field(description="Every number of the series, in order.")
+    gaps: list[int] = Field(description="Sequences 1..last_value with no document (none).")
+    duplicates: list[int] = Field(description="Sequences on more than one document (none).")
+    intact: bool = Field(description="No gap and no duplicate.")
+
+
+@router.get("/sequence-report", response_model=SequenceReportOut)
+async def sequence_report(
+    runtime: RuntimeDep,
+    identity: Reader,
+    series: Literal["invoice", "credit_note"] = "invoice",
+    prefix: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{1,10}$")] = None,
+    year: Annotated[int | None, Query(ge=1970, le=9999)] = None,
+) -> SequenceReportOut:
+    """Every number of one series and year with its document, and any gap or duplicate.
+    Defaults: the tenant's current prefix for the series, this year in its timezone."""
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        settings = await settings_rows.get(conn, identity.tenant_id)
+        prefix = prefix or (
+            settings.invoice_prefix if series == "invoice" else settings.credit_note_prefix
+        )
+        year = year or local_date(runtime.clock(), settings.zone).year
+        last, found = await invoice_rows.series_numbers(conn, series, prefix, year)
+    documents = [
+        NumberedOut(
+            sequence=int(r["number"].rsplit("-", 1)[1]),
+            number=r["number"],
+            document_id=r["id"],
+            status=r["status"],
+            issued_at=r["issued_at"],
+        )
+        for r in found
+    ]
+    counts = Counter(d.sequence for d in documents)
+    gaps = [n for n in range(1, last + 1) if n not in counts]
+    duplicates = sorted(n for n, c in counts.items() if c > 1)
+    return SequenceReportOut(
+        series=series,
+        prefix=prefix,
+        year=year,
+        last_value=last,
+        documents=documents,
+        gaps=gaps,
+        duplicates=duplicates,
+        intact=not gaps and not duplicates,
     )
 
 

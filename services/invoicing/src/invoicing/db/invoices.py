@@ -338,3 +338,29 @@ async def is_adjusted(conn: Connection, invoice_id: UUID) -> bool:
             invoice_id,
         )
     )
+
+
+async def series_numbers(
+    conn: Connection, series: str, prefix: str, year: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """The series' last sequence value and every document numbered in it."""
+    last = await conn.fetchval(
+        "SELECT last_value FROM number_series WHERE series = $1 AND prefix = $2 AND year = $3",
+        series,
+        prefix,
+        year,
+    )
+    like = f"{prefix}-{year}-%"
+    if series == "invoice":
+        found = await conn.fetch(
+            "SELECT number, id, status, issued_at FROM invoices WHERE number LIKE $1 "
+            "ORDER BY number",
+            like,
+        )
+    else:
+        found = await conn.fetch(
+            "SELECT number, id, 'issued' AS status, issued_at FROM credit_notes "
+            "WHERE number LIKE $1 ORDER BY number",
+            like,
+        )
+    return int(last or 0), [dict(r) for r in found]
