@@ -1,7 +1,14 @@
 import argparse
 import sys
 
-from bench import bulk_import, event_latency, event_throughput, gateway_overhead, time_entry_api
+from bench import (
+    billing_run,
+    bulk_import,
+    event_latency,
+    event_throughput,
+    gateway_overhead,
+    time_entry_api,
+)
 
 BENCHMARKS = {
     "event-latency": event_latency.main,
@@ -9,6 +16,7 @@ BENCHMARKS = {
     "time-entry-api": time_entry_api.main,
     "bulk-import": bulk_import.main,
     "gateway-overhead": gateway_overhead.main,
+    "billing-run": billing_run.main,
 }
 
 

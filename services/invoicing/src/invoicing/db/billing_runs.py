@@ -11,15 +11,20 @@ from servicekit.db import Connection, Pool
 RUNS = "billing_runs"
 
 # Clients with unbilled billable time in the window that the run has neither invoiced nor
-# given up on.
+# given up on, after `$4` in id order: probed per project through the unbilled index, so a
+# page costs its clients, not the whole ledger.
 NEXT_CLIENTS = """
 SELECT DISTINCT p.client_id
-FROM ledger_entries l
-JOIN project_replicas p ON p.tenant_id = l.tenant_id AND p.project_id = l.project_id
-WHERE l.billable AND NOT l.deleted AND l.started_at >= $1 AND l.started_at < $2
-    AND NOT EXISTS (
-        SELECT 1 FROM invoice_entries e
-        WHERE e.tenant_id = l.tenant_id AND e.entry_id = l.entry_id AND e.active
+FROM project_replicas p
+WHERE ($4::uuid IS NULL OR p.client_id > $4)
+    AND EXISTS (
+        SELECT 1 FROM ledger_entries l
+        WHERE l.tenant_id = p.tenant_id AND l.project_id = p.project_id
+            AND l.billable AND NOT l.deleted AND l.started_at >= $1 AND l.started_at < $2
+            AND NOT EXISTS (
+                SELECT 1 FROM invoice_entries e
+                WHERE e.tenant_id = l.tenant_id AND e.entry_id = l.entry_id AND e.active
+            )
     )
     AND NOT EXISTS (
         SELECT 1 FROM invoices i WHERE i.billing_run_id = $3 AND i.client_id = p.client_id
@@ -29,7 +34,7 @@ WHERE l.billable AND NOT l.deleted AND l.started_at >= $1 AND l.started_at < $2
         WHERE f.billing_run_id = $3 AND f.client_id = p.client_id
     )
 ORDER BY p.client_id
-LIMIT $4
+LIMIT $5
 """
 
 
@@ -41,10 +46,15 @@ async def get(conn: Connection, run_id: UUID) -> BillingRun | None:
     return await rows.fetch(conn, RUNS, BillingRun, run_id, lock=False)
 
 
-async def next_clients(
-    conn: Connection, run: BillingRun, start: datetime, end: datetime, limit: int
+async def next_clients(  # noqa: PLR0917
+    conn: Connection,
+    run: BillingRun,
+    start: datetime,
+    end: datetime,
+    after: UUID | None,
+    limit: int,
 ) -> list[UUID]:
-    found = await conn.fetch(NEXT_CLIENTS, start, end, run.id, limit)
+    found = await conn.fetch(NEXT_CLIENTS, start, end, run.id, after, limit)
     return [r["client_id"] for r in found]
 
 
@@ -121,3 +131,10 @@ async def has_invoice(conn: Connection, run_id: UUID, client_id: UUID) -> bool:
             client_id,
         )
     )
+
+
+async def still_drafts(conn: Connection, invoice_ids: list[UUID]) -> set[UUID]:
+    found = await conn.fetch(
+        "SELECT id FROM invoices WHERE id = ANY($1::uuid[]) AND status = 'draft'", invoice_ids
+    )
+    return {r["id"] for r in found}

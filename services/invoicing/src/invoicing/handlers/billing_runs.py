@@ -17,7 +17,7 @@ from invoicing.domain.invoices import GroupBy
 from invoicing.domain.periods import Period, utc_bounds
 from invoicing.handlers.common import transaction
 from invoicing.handlers.invoices import draft_in, issue_in
-from servicekit.db import Connection, in_tenant_transaction
+from servicekit.db import Connection, in_tenant_transaction, savepoint
 from servicekit.identity import Identity
 from servicekit.problems import ServiceError
 from servicekit.service import Runtime
@@ -25,6 +25,7 @@ from servicekit.service import Runtime
 log = logging.getLogger(__name__)
 
 _PAGE = 200
+_ISSUE_BATCH = 25
 _RUNNING = "billing_runs.running"
 _TASKS = "billing_runs.tasks"
 
@@ -89,36 +90,44 @@ async def process_run(
     run completed. Safe to run twice at once: a client's invoice in a run is unique."""
     pool = runtime.require_pool()
 
-    async def load(conn: Connection) -> tuple[BillingRun, list[UUID], tuple[object, object]]:
+    after: UUID | None = None
+
+    async def load(conn: Connection) -> tuple[BillingRun, list[UUID]]:
         run = await rows.get(conn, run_id)
         assert run is not None, run_id
+        if run.status == "completed":
+            return run, []
         zone = (await settings_rows.get(conn, tenant_id)).zone
         start, end = utc_bounds(Period(run.period_start, run.period_end), zone)
-        clients = (
-            []
-            if run.status == "completed"
-            else await rows.next_clients(conn, run, start, end, _PAGE)
-        )
-        return run, clients, (start, end)
+        return run, await rows.next_clients(conn, run, start, end, after, _PAGE)
 
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(run: BillingRun, client_id: UUID) -> None:
+    async def one(run: BillingRun, client_id: UUID) -> tuple[UUID, UUID] | None:
         async with gate:
-            await _bill_client(runtime, run, client_id)
+            return await _draft_client(runtime, run, client_id)
 
+    # Drafting runs `concurrency` clients at once; issuing is one queue per tenant anyway (the
+    # number series), so a page's drafts are issued in batches while the next page drafts.
+    issuing: asyncio.Task[None] | None = None
     while True:
-        run, clients, _ = await in_tenant_transaction(pool, tenant_id, load)
+        run, clients = await in_tenant_transaction(pool, tenant_id, load)
         if not clients:
             break
-        await asyncio.gather(*(one(run, c) for c in clients))
+        drafted = [d for d in await asyncio.gather(*(one(run, c) for c in clients)) if d]
+        if issuing is not None:
+            await issuing
+        if run.auto_issue:
+            issuing = asyncio.create_task(_issue_all(runtime, run, drafted))
+        after = clients[-1]
+    if issuing is not None:
+        await issuing
     if run.auto_issue and run.status == "running":
         # Drafts a crash left between their draft and issue transactions.
         async def leftovers(conn: Connection) -> list[tuple[UUID, UUID]]:
             return await rows.unissued(conn, run_id)
 
-        for client_id, invoice_id in await in_tenant_transaction(pool, tenant_id, leftovers):
-            await _issue(runtime, run, client_id, invoice_id)
+        await _issue_all(runtime, run, await in_tenant_transaction(pool, tenant_id, leftovers))
 
     async def finish(conn: Connection) -> BillingRun:
         await rows.complete(conn, run_id, runtime.clock())
@@ -129,7 +138,10 @@ async def process_run(
     return await in_tenant_transaction(pool, tenant_id, finish)
 
 
-async def _bill_client(runtime: Runtime, run: BillingRun, client_id: UUID) -> None:
+async def _draft_client(
+    runtime: Runtime, run: BillingRun, client_id: UUID
+) -> tuple[UUID, UUID] | None:
+    """(client, draft) when this worker drafted the client's invoice of the run."""
     pool = runtime.require_pool()
     cmd = DraftInvoice(
         client_id=client_id,
@@ -148,22 +160,34 @@ async def _bill_client(runtime: Runtime, run: BillingRun, client_id: UUID) -> No
     try:
         invoice_id = await in_tenant_transaction(pool, run.tenant_id, draft)
     except asyncpg.UniqueViolationError:
-        return  # another worker billed this client in this run
+        return None  # another worker billed this client in this run
     except ServiceError as exc:
         await _failed(runtime, run, client_id, exc)
-        return
-    if invoice_id is not None and run.auto_issue:
-        await _issue(runtime, run, client_id, invoice_id)
+        return None
+    return None if invoice_id is None else (client_id, invoice_id)
 
 
-async def _issue(runtime: Runtime, run: BillingRun, client_id: UUID, invoice_id: UUID) -> None:
-    async def issue(conn: Connection) -> None:
-        await issue_in(conn, runtime, invoice_id)
+async def _issue_all(runtime: Runtime, run: BillingRun, drafts: list[tuple[UUID, UUID]]) -> None:
+    """Issue drafts `_ISSUE_BATCH` per transaction: one wait for the number series and one
+    commit for the batch. Each issue has its own savepoint, so one refused draft (stale, say)
+    is recorded as the client's failure and the others go ahead."""
+    for first in range(0, len(drafts), _ISSUE_BATCH):
+        batch = drafts[first : first + _ISSUE_BATCH]
 
-    try:
+        async def issue(conn: Connection, batch: list[tuple[UUID, UUID]] = batch) -> None:
+            # A retried batch (connection lost at COMMIT) skips what it already issued.
+            still = await rows.still_drafts(conn, [invoice for _, invoice in batch])
+            for client_id, invoice_id in batch:
+                if invoice_id not in still:
+                    continue
+                try:
+                    async with savepoint(conn, "issue"):
+                        await issue_in(conn, runtime, invoice_id)
+                except ServiceError as exc:
+                    failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
+                    await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
+
         await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
-    except ServiceError as exc:
-        await _failed(runtime, run, client_id, exc)
 
 
 async def _failed(runtime: Runtime, run: BillingRun, client_id: UUID, exc: ServiceError) -> None:

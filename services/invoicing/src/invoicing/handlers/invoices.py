@@ -269,6 +269,10 @@ async def issue_in(
         raise TransitionRefused("the total is negative: issue a credit note instead")
     settings = await settings_rows.get(conn, invoice.tenant_id)
     issued_on = local_date(now, settings.zone)
+    lines = await rows.lines_of(conn, invoice_id)
+    entries = await rows.entries_of(conn, invoice_id)
+    # The series row stays locked from here to COMMIT, so issues of one tenant queue here:
+    # everything that can happen before it does.
     sequence = await rows.next_number(
         conn, invoice.tenant_id, "invoice", settings.invoice_prefix, issued_on.year
     )
@@ -282,8 +286,6 @@ async def issue_in(
     if issued.total_minor == 0:
         issued = issued.with_money(now=now)
     await rows.update(conn, issued)
-    lines = await rows.lines_of(conn, invoice_id)
-    entries = await rows.entries_of(conn, invoice_id)
     await enqueue(conn, outgoing.invoice_issued(issued, lines, entries, event_id=runtime.new_id()))
     return InvoiceView(issued, tuple(lines), tuple(entries))
 
