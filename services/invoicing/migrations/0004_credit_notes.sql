@@ -30,12 +30,12 @@ CREATE TABLE credit_note_lines (
     invoice_line_id  uuid          NOT NULL,
     description      text          NOT NULL,
     project_id       uuid,
-    amount_minor     bigint        NOT NULL CHECK (amount_minor >= 0),
+    amount_minor     bigint        NOT NULL,
     tax_rate_id      uuid,
     tax_name         text,
     tax_percent      numeric(7,4),
     tax_treatment    text,
-    tax_minor        bigint        NOT NULL CHECK (tax_minor >= 0),
+    tax_minor        bigint        NOT NULL,
     PRIMARY KEY (tenant_id, credit_note_id, id),
     FOREIGN KEY (tenant_id, credit_note_id) REFERENCES credit_notes (tenant_id, id)
 );

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from servicekit.service import Runtime
 # 14 h from now cannot be overdue anywhere yet.
 _MAX_AHEAD = timedelta(hours=14)
 _BATCH = 500
+
+log = logging.getLogger(__name__)
 
 
 async def mark_overdue(runtime: Runtime) -> int:
@@ -60,5 +63,9 @@ async def bill_recurring(runtime: Runtime) -> int:
     for tenant_id, schedule_id in await recurring_rows.due_schedules(
         runtime.require_pool(), horizon
     ):
-        handled += await recurring.bill_due_periods(runtime, tenant_id, schedule_id)
+        try:
+            handled += await recurring.bill_due_periods(runtime, tenant_id, schedule_id)
+        except Exception:
+            # One broken schedule must not hold up the others; the next run retries it.
+            log.exception("recurring schedule failed", extra={"schedule": schedule_id})
     return handled

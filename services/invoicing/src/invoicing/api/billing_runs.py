@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from invoicing.api.fields import BillingDate
 from invoicing.db import billing_runs as run_rows
 from invoicing.domain.billing_runs import BillingRun, RunFailure
 from invoicing.domain.errors import BillingRunNotFound
@@ -26,8 +27,8 @@ router = APIRouter(prefix="/v1/billing-runs", tags=["billing runs"])
 class BillingRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period_start: date = Field(description="First day billed, in the tenant's timezone.")
-    period_end: date = Field(description="Last day billed (inclusive).")
+    period_start: BillingDate = Field(description="First day billed, in the tenant's timezone.")
+    period_end: BillingDate = Field(description="Last day billed (inclusive).")
     group_by: Literal["project", "member", "task", "entry"] = "project"
     auto_issue: bool = Field(False, description="Issue each invoice right after drafting it.")
 

@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from invoicing.api.fields import BillingDate
 from invoicing.db import invoices as invoice_rows
 from invoicing.db import settings as settings_rows
 from invoicing.domain.drafting import DraftInvoice, ManualLineRequest
@@ -80,15 +81,21 @@ class ManualLineIn(BaseModel):
     discount: DiscountIn | None = None
     tax_rate_id: UUID | None = Field(None, description="Default: the client's tax rate.")
 
+    @model_validator(mode="after")
+    def _amount_fits(self) -> Self:
+        if abs(self.quantity * self.unit_amount_minor) > MAX_MINOR:
+            raise ValueError(f"quantity x unit_amount_minor is more than {MAX_MINOR}")
+        return self
+
 
 class InvoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     client_id: UUID
-    period_start: date | None = Field(
+    period_start: BillingDate | None = Field(
         None, description="First day billed, in the tenant's timezone; with period_end."
     )
-    period_end: date | None = Field(None, description="Last day billed (inclusive).")
+    period_end: BillingDate | None = Field(None, description="Last day billed (inclusive).")
     group_by: Literal["project", "member", "task", "entry"] = Field(
         "project", description="One time line per project, member, task or entry."
     )

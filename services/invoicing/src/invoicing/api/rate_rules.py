@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.money import CurrencyCode
+from invoicing.api.fields import BillingDate
 from invoicing.db import rules as rule_rows
 from invoicing.domain.errors import RateRuleNotFound
 from invoicing.domain.rates import RateRule, Scope
@@ -52,8 +53,8 @@ class RateRuleIn(BaseModel):
     currency: CurrencyCode = Field(description="Must be the client's currency when scoped.")
     amount_minor: Amount
     hours_per_day: HoursPerDay = Field(Decimal(8), description="Hours in a day, daily rates.")
-    effective_from: date = Field(description="First day (tenant timezone) the rule prices.")
-    effective_to: date | None = Field(None, description="Last day it prices; open if null.")
+    effective_from: BillingDate = Field(description="First day (tenant timezone) the rule prices.")
+    effective_to: BillingDate | None = Field(None, description="Last day it prices; open if null.")
     description: str = Field("", max_length=500, description="Printed on fee lines.")
 
 
@@ -62,7 +63,7 @@ class RateRulePatch(BaseModel):
 
     amount_minor: Amount | None = None
     hours_per_day: HoursPerDay | None = None
-    effective_to: date | None = Field(None, description="End a rule; null keeps it open.")
+    effective_to: BillingDate | None = Field(None, description="End a rule; null keeps it open.")
     description: str | None = Field(None, max_length=500)
 
 

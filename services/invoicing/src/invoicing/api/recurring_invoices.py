@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from invoicing.api.fields import BillingDate
 from invoicing.api.invoices import ManualLineIn
 from invoicing.db import recurring as schedule_rows
 from invoicing.domain.errors import RecurringInvoiceNotFound
@@ -41,8 +42,8 @@ class ScheduleIn(BaseModel):
     client_id: UUID
     frequency: Frequency
     interval: int = Field(1, ge=1, le=366, description="Every `interval` weeks, months...")
-    start_date: date = Field(description="First period starts here (tenant timezone).")
-    end_date: date | None = Field(None, description="No period starts after this day.")
+    start_date: BillingDate = Field(description="First period starts here (tenant timezone).")
+    end_date: BillingDate | None = Field(None, description="No period starts after this day.")
     timing: Literal["in_advance", "in_arrears"] = Field(
         "in_advance",
         description="Bill on the period's first day, or the day after its last (for time).",
@@ -60,6 +61,8 @@ class ScheduleIn(BaseModel):
             raise ValueError("end_date is before start_date")
         if not self.lines and not self.include_time:
             raise ValueError("give lines, or include_time, or both")
+        if self.include_time and self.timing == "in_advance":
+            raise ValueError("time is billed in arrears: set timing to in_arrears")
         return self
 
     def fields(self) -> dict[str, Any]:
@@ -78,7 +81,7 @@ class SchedulePatch(BaseModel):
     status: Literal["active", "paused"] | None = Field(
         None, description="Paused schedules bill nothing; resuming bills the periods missed."
     )
-    end_date: date | None = None
+    end_date: BillingDate | None = None
     auto_issue: bool | None = None
     lines: list[ManualLineIn] | None = Field(None, max_length=100)
     notes: str | None = Field(None, max_length=5000)

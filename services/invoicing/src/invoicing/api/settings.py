@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from invoicing.db import settings as settings_rows
 from invoicing.domain.settings import InvoiceSettings
@@ -35,6 +35,12 @@ class SettingsIn(BaseModel):
     seller_address: str | None = Field(None, max_length=1000)
     seller_tax_id: str | None = Field(None, max_length=50)
     payment_instructions: str | None = Field(None, max_length=2000, description="Bank details.")
+
+    @model_validator(mode="after")
+    def _distinct_series(self) -> Self:
+        if self.invoice_prefix == self.credit_note_prefix:
+            raise ValueError("invoice_prefix and credit_note_prefix must differ (own series)")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from invoicing.domain.drafting import BilledChange, UnbilledEntry
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine
+from invoicing.domain.pricing import Tax
 from servicekit import rows
 from servicekit.db import Connection, Pool
 
@@ -81,9 +82,12 @@ CHANGED = """
 SELECT e.invoice_id, i.number AS invoice_number, e.entry_id, e.billed_seconds, e.amount_minor,
     l.version AS new_version, l.deleted, l.billable, l.member_id, l.project_id, l.task,
     l.started_at, l.duration_seconds, p.client_id AS project_client_id,
-    p.name AS project_name, p.rounding_increment_minutes, p.rounding_mode
+    p.name AS project_name, p.rounding_increment_minutes, p.rounding_mode,
+    il.tax_rate_id, il.tax_name, il.tax_percent, il.tax_treatment
 FROM invoice_entries e
 JOIN invoices i ON i.tenant_id = e.tenant_id AND i.id = e.invoice_id
+JOIN invoice_lines il
+    ON il.tenant_id = e.tenant_id AND il.invoice_id = e.invoice_id AND il.id = e.line_id
 JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id
 LEFT JOIN project_replicas p ON p.tenant_id = l.tenant_id AND p.project_id = l.project_id
 WHERE i.client_id = $1 AND i.status = 'issued' AND e.active AND l.version > e.entry_version
@@ -303,6 +307,9 @@ async def changed_billed(conn: Connection, client_id: UUID) -> list[BilledChange
                 amount_minor=r["amount_minor"],
                 new_version=r["new_version"],
                 now=now,
+                tax=Tax(r["tax_rate_id"], r["tax_name"], r["tax_percent"], r["tax_treatment"])
+                if r["tax_rate_id"]
+                else None,
             )
         )
     return changes

@@ -86,13 +86,14 @@ def credits_for(
     left on every line."""
     by_id = {line.id: line for line in lines}
     if requested is None:
-        requested = [
-            (line.id, left)
-            for line in lines
-            if (left := _left(line, credited.get(line.id, Credited()))[0]) > 0
-        ]
-        if not requested:
+        full = []
+        for each in lines:
+            amount_left, tax_left = _left(each, credited.get(each.id, Credited()))
+            if amount_left != 0 or tax_left != 0:
+                full.append(LineCredit(each, amount_left, tax_left))
+        if sum(c.amount_minor + c.tax_minor for c in full) <= 0:
             raise NothingToBill("everything on this invoice is already credited")
+        return full
     seen: set[UUID] = set()
     result = []
     for i, (line_id, amount) in enumerate(requested):
@@ -109,6 +110,19 @@ def credits_for(
             )
         result.append(LineCredit(line, amount, _tax(line, amount, amount_left, tax_left)))
     return result
+
+
+def check_within_total(
+    credits: Sequence[LineCredit], credited_total: int, invoice_total: int
+) -> None:
+    """Credits so far plus these never pass the invoice's total."""
+    total = sum(c.amount_minor + c.tax_minor for c in credits)
+    if credited_total + total > invoice_total:
+        raise FieldInvalid(
+            "lines",
+            f"credits would reach {credited_total + total}, more than the invoice total "
+            f"{invoice_total}",
+        )
 
 
 def _tax(line: InvoiceLine, amount: int, amount_left: int, tax_left: int) -> int:

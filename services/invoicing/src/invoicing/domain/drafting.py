@@ -340,6 +340,8 @@ class BilledChange:
     new_version: int
     # The entry as it is now, when it is still billable time of this client; else None.
     now: UnbilledEntry | None
+    # The billed line's tax: an adjustment is taxed as what it corrects.
+    tax: Tax | None = None
 
 
 def plan_adjustments(
@@ -349,14 +351,14 @@ def plan_adjustments(
     client_id: UUID,
     currency: str,
     tz: ZoneInfo,
-    tax: Tax | None,
 ) -> tuple[list[DraftLine], list[BilledChange], list[UUID]]:
     """Lines for the difference each change makes, the changes that bill no other time (just
     acknowledged), and entries with no rate for their new state.
 
-    An adjustment reverses the entry's share of its issued line and bills its new billed
-    time alone, at the rule in effect for its (new) date; a deleted, non-billable or moved
-    entry is only reversed."""
+    An adjustment reverses what the entry was billed (its share of its line after
+    discounts) and bills its new billed time alone, at the rule in effect for its (new) date,
+    taxed at the billed line's rate; a deleted, non-billable or moved entry is only
+    reversed."""
     live = [c.now for c in changes if c.now is not None]
     repriced = plan_draft(
         live,
@@ -398,7 +400,7 @@ def plan_adjustments(
                 unit_amount_minor=delta,
                 amount_minor=delta,
                 project_id=found[0].project_id if found else None,
-                tax=tax,
+                tax=change.tax,
                 raw_seconds=found[1].raw_seconds if found else 0,
                 billed_seconds=new_billed,
                 rule=found[0].rule if found else None,

@@ -101,8 +101,16 @@ class Invoice:
         partially_paid_at = self.partially_paid_at
         if status == "partially_paid" and partially_paid_at is None:
             partially_paid_at = now
+        # Settled money is no longer overdue; a written-off invoice stays uncollectible.
+        collection = new.collection_status
+        if status == "paid" and collection == "overdue":
+            collection = "current"
         return dataclasses.replace(
-            new, payment_status=status, paid_at=paid_at, partially_paid_at=partially_paid_at
+            new,
+            payment_status=status,
+            paid_at=paid_at,
+            partially_paid_at=partially_paid_at,
+            collection_status=collection,
         )
 
 

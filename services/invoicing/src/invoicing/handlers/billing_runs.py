@@ -164,6 +164,10 @@ async def _draft_client(
     except ServiceError as exc:
         await _failed(runtime, run, client_id, exc)
         return None
+    except asyncpg.DataError as exc:
+        # A value the database refuses (an amount past bigint): this client, not the run.
+        await _failed(runtime, run, client_id, ServiceError(f"unstorable value: {exc}"))
+        return None
     return None if invoice_id is None else (client_id, invoice_id)
 
 

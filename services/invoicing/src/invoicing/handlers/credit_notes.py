@@ -9,7 +9,12 @@ from uuid import UUID
 from invoicing.db import credit_notes as rows
 from invoicing.db import invoices as invoice_rows
 from invoicing.db import settings as settings_rows
-from invoicing.domain.credit_notes import CreditNote, CreditNoteLine, credits_for
+from invoicing.domain.credit_notes import (
+    CreditNote,
+    CreditNoteLine,
+    check_within_total,
+    credits_for,
+)
 from invoicing.domain.errors import InvoiceNotFound
 from invoicing.domain.invoices import number_of, require_status
 from invoicing.domain.periods import local_date
@@ -48,6 +53,7 @@ async def issue_credit_note(
         assert invoice.number is not None
         lines = await invoice_rows.lines_of(conn, invoice_id)
         credits = credits_for(lines, await rows.credited_by_line(conn, invoice_id), requested)
+        check_within_total(credits, invoice.amount_credited_minor, invoice.total_minor)
         settings = await settings_rows.get(conn, invoice.tenant_id)
         issued_on = local_date(now, settings.zone)
         sequence = await invoice_rows.next_number(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from contracts.money import Money
 from invoicing.db import invoices as rows
 from invoicing.db import replicas
 from invoicing.db import rules as rule_rows
@@ -30,7 +31,7 @@ from invoicing.domain.errors import (
 )
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine, number_of, require_status
 from invoicing.domain.periods import local_date, utc_bounds
-from invoicing.domain.pricing import Priced, Tax, price
+from invoicing.domain.pricing import Priced, PricedLine, Tax, price
 from invoicing.handlers.common import transaction
 from invoicing.messaging import outgoing
 from servicekit.db import Connection
@@ -90,7 +91,7 @@ async def draft_in(
     projects = await replicas.project_ids_of(conn, cmd.client_id)
     rules = await rule_rows.rules_for_client(conn, cmd.client_id, projects, client.currency)
     adjustments, unchanged, unpriced = plan_adjustments(
-        changes, rules, client_id=cmd.client_id, currency=client.currency, tz=tz, tax=time_tax
+        changes, rules, client_id=cmd.client_id, currency=client.currency, tz=tz
     )
     plan = plan_draft(
         entries,
@@ -214,6 +215,7 @@ def _stored_lines(
                 adjusts_invoice_id=line.adjusts_invoice_id,
             )
         )
+        amounts = _billed_amounts(line, p, invoice.currency)
         billed += [
             BilledEntry(
                 tenant_id=invoice.tenant_id,
@@ -223,12 +225,23 @@ def _stored_lines(
                 entry_version=e.version,
                 raw_seconds=e.raw_seconds,
                 billed_seconds=e.billed_seconds,
-                amount_minor=e.amount_minor,
+                amount_minor=amount,
                 active=line.holds_entries,
             )
-            for e in line.entries
+            for e, amount in zip(line.entries, amounts, strict=True)
         ]
     return lines, billed
+
+
+def _billed_amounts(line: DraftLine, priced: PricedLine, currency: str) -> list[int]:
+    """What each entry of a time line is billed, net of discounts: its share of the line's
+    taxable amount by its undiscounted share, adding up to it exactly. An adjustment keeps
+    the entry's new undiscounted price (the next adjustment is measured from it)."""
+    shares = [e.amount_minor for e in line.entries]
+    if line.kind != "time" or not any(shares) or priced.discount_minor == 0:
+        return shares
+    parts = Money(priced.taxable_minor, currency).allocate(shares)
+    return [part.amount for part in parts]
 
 
 async def _tax(conn: Connection, rate_id: UUID | None, field: str) -> Tax | None:
@@ -237,6 +250,8 @@ async def _tax(conn: Connection, rate_id: UUID | None, field: str) -> Tax | None
     rate = await rule_rows.tax_rate(conn, rate_id)
     if rate is None:
         raise FieldInvalid(field, f"no tax rate {rate_id}")
+    if rate.archived:
+        raise FieldInvalid(field, f"tax rate {rate_id} is archived")
     return rate.as_tax()
 
 
@@ -287,6 +302,8 @@ async def issue_in(
         issued = issued.with_money(now=now)
     await rows.update(conn, issued)
     await enqueue(conn, outgoing.invoice_issued(issued, lines, entries, event_id=runtime.new_id()))
+    if issued.payment_status == "paid":
+        await enqueue(conn, outgoing.invoice_paid(issued, event_id=runtime.new_id()))
     return InvoiceView(issued, tuple(lines), tuple(entries))
 
 
@@ -304,6 +321,8 @@ async def void_invoice(
     async def write(conn: Connection) -> Invoice:
         invoice = await _locked(conn, invoice_id, if_match)
         require_status(invoice, "issued", action="void")
+        if invoice.collection_status == "uncollectible":
+            raise TransitionRefused("the invoice is written off; it cannot be voided")
         if invoice.amount_paid_minor != 0 or invoice.amount_credited_minor != 0:
             raise TransitionRefused(
                 "payments or credit notes are applied; refund or credit them first"

@@ -35,6 +35,10 @@ class CurrencyMismatch(ValueError):
     pass
 
 
+class NotPayable(ValueError):
+    """Money for a draft or void invoice."""
+
+
 async def apply_money(conn: Connection, cmd: ApplyMoney) -> None:
     """Once per payment or refund id; publishes `invoice.paid` when it makes the invoice paid.
 
@@ -44,6 +48,10 @@ async def apply_money(conn: Connection, cmd: ApplyMoney) -> None:
     invoice = await rows.get(conn, cmd.invoice_id, lock=True)
     if invoice is None:
         raise UnknownInvoice(f"no invoice {cmd.invoice_id}")
+    if invoice.status != "issued":
+        # The payments service keeps money for void invoices as credit; money that still
+        # names one goes to the dead-letter topic, to be looked at, not silently counted.
+        raise NotPayable(f"invoice {cmd.invoice_id} is {invoice.status}")
     if invoice.currency != cmd.currency:
         raise CurrencyMismatch(f"invoice is in {invoice.currency}, money in {cmd.currency}")
     added = await rows.add_payment(
