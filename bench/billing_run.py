@@ -194,8 +194,7 @@ async def run_billing(infra: Infra) -> None:
         )
         used = {
             name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / invoices
-            for name in ("invoicing", "postgres", "timecapture", "gateway")
-            if name in cpu_after
+            for name in cpu_after
         }
         print(
             "  CPU per invoice: "

@@ -27,10 +27,6 @@ CREATE TABLE billing_run_failures (
     FOREIGN KEY (tenant_id, billing_run_id) REFERENCES billing_runs (tenant_id, id)
 );
 
--- Which clients have unbilled billable time in a window: the run's work list.
-CREATE INDEX ledger_entries_unbilled_by_start ON ledger_entries (tenant_id, started_at)
-    WHERE NOT deleted AND billable;
-
 DO $$
 DECLARE t text;
 BEGIN

@@ -188,8 +188,15 @@ async def stale_entries(conn: Connection, invoice_id: UUID) -> list[UUID]:
     return [r["entry_id"] for r in await conn.fetch(STALE, invoice_id)]
 
 
-async def billed_charges(conn: Connection) -> list[tuple[UUID, date]]:
-    found = await conn.fetch("SELECT rate_rule_id, month FROM invoice_charges WHERE active")
+async def billed_charges(conn: Connection, rule_ids: Sequence[UUID]) -> list[tuple[UUID, date]]:
+    """Fees and retainer months of these rules already billed."""
+    if not rule_ids:
+        return []
+    found = await conn.fetch(
+        "SELECT rate_rule_id, month FROM invoice_charges WHERE active "
+        "AND rate_rule_id = ANY($1::uuid[])",
+        list(rule_ids),
+    )
     return [(r["rate_rule_id"], r["month"]) for r in found]
 
 
@@ -204,7 +211,14 @@ async def release(conn: Connection, invoice_id: UUID) -> None:
 
 
 async def delete(conn: Connection, invoice_id: UUID) -> None:
-    await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)
+    """A draft and everything it holds (its rows have no foreign key to cascade from)."""
+    await conn.execute(
+        "WITH e AS (DELETE FROM invoice_entries WHERE invoice_id = $1), "
+        "l AS (DELETE FROM invoice_lines WHERE invoice_id = $1), "
+        "c AS (DELETE FROM invoice_charges WHERE invoice_id = $1) "
+        "DELETE FROM invoices WHERE id = $1",
+        invoice_id,
+    )
 
 
 async def next_number(

@@ -104,10 +104,3 @@ async def client(conn: Connection, client_id: UUID) -> ClientReplica | None:
     if row is None:
         return None
     return ClientReplica(**{**dict(row), "contact_emails": tuple(row["contact_emails"])})
-
-
-async def project_ids_of(conn: Connection, client_id: UUID) -> list[UUID]:
-    rows = await conn.fetch(
-        "SELECT project_id FROM project_replicas WHERE client_id = $1", client_id
-    )
-    return [r["project_id"] for r in rows]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from uuid import UUID
 
 from invoicing.domain.rates import RateRule
@@ -22,17 +21,14 @@ async def rate_rule(conn: Connection, rule_id: UUID, *, lock: bool = False) -> R
     return await rows.fetch(conn, RATE_RULES, RateRule, rule_id, lock=lock)
 
 
-async def rules_for_client(
-    conn: Connection, client_id: UUID, project_ids: Sequence[UUID], currency: str
-) -> list[RateRule]:
+async def rules_for_client(conn: Connection, client_id: UUID, currency: str) -> list[RateRule]:
     """Every rule that may price this client's time: tenant-wide, the client's, its projects'."""
-    cols = ", ".join(rows.columns(RateRule))
+    cols = ", ".join(f"r.{c}" for c in rows.columns(RateRule))
     found = await conn.fetch(
-        f"SELECT {cols} FROM rate_rules WHERE currency = $1 AND "
-        "(client_id IS NULL OR client_id = $2) AND "
-        "(project_id IS NULL OR project_id = ANY($3::uuid[]))",
+        f"SELECT {cols} FROM rate_rules r WHERE r.currency = $1 AND "
+        "(r.client_id IS NULL OR r.client_id = $2) AND (r.project_id IS NULL OR r.project_id IN "
+        "(SELECT p.project_id FROM project_replicas p WHERE p.client_id = $2))",
         currency,
         client_id,
-        list(project_ids),
     )
     return [rows.from_row(RateRule, r) for r in found]

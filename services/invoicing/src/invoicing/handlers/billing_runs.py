@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -16,8 +18,8 @@ from invoicing.domain.drafting import DraftInvoice
 from invoicing.domain.invoices import GroupBy
 from invoicing.domain.periods import Period, utc_bounds
 from invoicing.handlers.common import transaction
-from invoicing.handlers.invoices import draft_in, issue_in
-from servicekit.db import Connection, in_tenant_transaction, savepoint
+from invoicing.handlers.invoices import InvoiceView, draft_in, issue_in
+from servicekit.db import Connection, in_tenant_transaction
 from servicekit.identity import Identity
 from servicekit.problems import ServiceError
 from servicekit.service import Runtime
@@ -103,7 +105,7 @@ async def process_run(
 
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(run: BillingRun, client_id: UUID) -> tuple[UUID, UUID] | None:
+    async def one(run: BillingRun, client_id: UUID) -> tuple[UUID, InvoiceView] | None:
         async with gate:
             return await _draft_client(runtime, run, client_id)
 
@@ -127,7 +129,8 @@ async def process_run(
         async def leftovers(conn: Connection) -> list[tuple[UUID, UUID]]:
             return await rows.unissued(conn, run_id)
 
-        await _issue_all(runtime, run, await in_tenant_transaction(pool, tenant_id, leftovers))
+        left = await in_tenant_transaction(pool, tenant_id, leftovers)
+        await _issue_all(runtime, run, [(client, invoice) for client, invoice in left])
 
     async def finish(conn: Connection) -> BillingRun:
         await rows.complete(conn, run_id, runtime.clock())
@@ -140,7 +143,7 @@ async def process_run(
 
 async def _draft_client(
     runtime: Runtime, run: BillingRun, client_id: UUID
-) -> tuple[UUID, UUID] | None:
+) -> tuple[UUID, InvoiceView] | None:
     """(client, draft) when this worker drafted the client's invoice of the run."""
     pool = runtime.require_pool()
     cmd = DraftInvoice(
@@ -150,15 +153,15 @@ async def _draft_client(
         billing_run_id=run.id,
     )
 
-    async def draft(conn: Connection) -> UUID | None:
+    async def draft(conn: Connection) -> InvoiceView | None:
         # Under the client's lock: another worker may have billed it since it was listed.
         await invoice_rows.lock_client(conn, client_id)
         if await rows.has_invoice(conn, run.id, client_id):
             return None
-        return (await draft_in(conn, runtime, run.tenant_id, cmd)).invoice.id
+        return await draft_in(conn, runtime, run.tenant_id, cmd, client_locked=True)
 
     try:
-        invoice_id = await in_tenant_transaction(pool, run.tenant_id, draft)
+        view = await in_tenant_transaction(pool, run.tenant_id, draft)
     except asyncpg.UniqueViolationError:
         return None  # another worker billed this client in this run
     except ServiceError as exc:
@@ -168,30 +171,39 @@ async def _draft_client(
         # A value the database refuses (an amount past bigint): this client, not the run.
         await _failed(runtime, run, client_id, ServiceError(f"unstorable value: {exc}"))
         return None
-    return None if invoice_id is None else (client_id, invoice_id)
+    return None if view is None else (client_id, view)
 
 
-async def _issue_all(runtime: Runtime, run: BillingRun, drafts: list[tuple[UUID, UUID]]) -> None:
+async def _issue_all(
+    runtime: Runtime, run: BillingRun, drafts: Sequence[tuple[UUID, InvoiceView | UUID]]
+) -> None:
     """Issue drafts `_ISSUE_BATCH` per transaction: one wait for the number series and one
-    commit for the batch. Each issue has its own savepoint, so one refused draft (stale, say)
-    is recorded as the client's failure and the others go ahead."""
+    commit for the batch. A refused draft (stale, say) is recorded as the client's failure and
+    the others go ahead."""
     for first in range(0, len(drafts), _ISSUE_BATCH):
         batch = drafts[first : first + _ISSUE_BATCH]
 
-        async def issue(conn: Connection, batch: list[tuple[UUID, UUID]] = batch) -> None:
+        async def issue(conn: Connection, batch: Sequence[tuple[UUID, Any]] = batch) -> None:
             # A retried batch (connection lost at COMMIT) skips what it already issued.
-            still = await rows.still_drafts(conn, [invoice for _, invoice in batch])
-            for client_id, invoice_id in batch:
-                if invoice_id not in still:
+            ids = [_invoice_id(d) for _, d in batch]
+            still = await rows.still_drafts(conn, ids)
+            for client_id, draft in batch:
+                if _invoice_id(draft) not in still:
                     continue
+                view = draft if isinstance(draft, InvoiceView) else None
                 try:
-                    async with savepoint(conn, "issue"):
-                        await issue_in(conn, runtime, invoice_id)
+                    # issue_in refuses (ServiceError) before it writes anything, so the
+                    # batch's transaction goes on without a savepoint.
+                    await issue_in(conn, runtime, _invoice_id(draft), drafted=view)
                 except ServiceError as exc:
                     failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
                     await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
 
         await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
+
+
+def _invoice_id(draft: InvoiceView | UUID) -> UUID:
+    return draft.invoice.id if isinstance(draft, InvoiceView) else draft
 
 
 async def _failed(runtime: Runtime, run: BillingRun, client_id: UUID, exc: ServiceError) -> None:

@@ -60,7 +60,12 @@ async def draft_invoice(runtime: Runtime, identity: Identity, cmd: DraftInvoice)
 
 
 async def draft_in(
-    conn: Connection, runtime: Runtime, tenant_id: UUID, cmd: DraftInvoice
+    conn: Connection,
+    runtime: Runtime,
+    tenant_id: UUID,
+    cmd: DraftInvoice,
+    *,
+    client_locked: bool = False,
 ) -> InvoiceView:
     """Draft inside the caller's transaction (a billing run drafts many in its own)."""
     now = runtime.clock()
@@ -68,7 +73,8 @@ async def draft_in(
     client = await replicas.client(conn, cmd.client_id)
     if client is None:
         raise ClientNotFound(f"no client {cmd.client_id}")
-    await rows.lock_client(conn, cmd.client_id)
+    if not client_locked:
+        await rows.lock_client(conn, cmd.client_id)
     tz = settings.zone
     time_tax = await _tax(conn, cmd.tax_rate_id or client.default_tax_rate_id, "tax_rate_id")
     manual = [
@@ -88,8 +94,8 @@ async def draft_in(
         start, end = utc_bounds(cmd.period, tz) if cmd.period else _ALL_TIME
         entries = await rows.unbilled(conn, cmd.client_id, start, end)
         changes = await rows.changed_billed(conn, cmd.client_id)
-    projects = await replicas.project_ids_of(conn, cmd.client_id)
-    rules = await rule_rows.rules_for_client(conn, cmd.client_id, projects, client.currency)
+    rules = await rule_rows.rules_for_client(conn, cmd.client_id, client.currency)
+    charged = [r.id for r in rules if not r.prices_time]
     adjustments, unchanged, unpriced = plan_adjustments(
         changes, rules, client_id=cmd.client_id, currency=client.currency, tz=tz
     )
@@ -102,7 +108,7 @@ async def draft_in(
         group_by=cmd.group_by,
         tax=time_tax,
         period=cmd.period if cmd.include_time else None,
-        billed_charges=await rows.billed_charges(conn),
+        billed_charges=await rows.billed_charges(conn, charged),
         manual=manual,
     )
     unpriced += plan.unpriced
@@ -268,9 +274,18 @@ async def issue_invoice(
 
 
 async def issue_in(
-    conn: Connection, runtime: Runtime, invoice_id: UUID, *, if_match: str | None = None
+    conn: Connection,
+    runtime: Runtime,
+    invoice_id: UUID,
+    *,
+    if_match: str | None = None,
+    drafted: InvoiceView | None = None,
 ) -> InvoiceView:
-    """`issue_invoice` inside the caller's tenant transaction."""
+    """`issue_invoice` inside the caller's tenant transaction. `drafted` is the draft as its
+    drafting returned it (a draft's lines and entries never change), saving their reads.
+
+    Every refusal (ServiceError) comes before the first write, so a caller issuing several
+    in one transaction can go on after one is refused."""
     now = runtime.clock()
     invoice = await _locked(conn, invoice_id, if_match)
     require_status(invoice, "draft", action="issue")
@@ -284,8 +299,11 @@ async def issue_in(
         raise TransitionRefused("the total is negative: issue a credit note instead")
     settings = await settings_rows.get(conn, invoice.tenant_id)
     issued_on = local_date(now, settings.zone)
-    lines = await rows.lines_of(conn, invoice_id)
-    entries = await rows.entries_of(conn, invoice_id)
+    if drafted is not None and drafted.invoice.id == invoice_id:
+        lines, entries = list(drafted.lines), list(drafted.entries)
+    else:
+        lines = await rows.lines_of(conn, invoice_id)
+        entries = await rows.entries_of(conn, invoice_id)
     # The series row stays locked from here to COMMIT, so issues of one tenant queue here:
     # everything that can happen before it does.
     sequence = await rows.next_number(
