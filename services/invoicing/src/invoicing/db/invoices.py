@@ -61,8 +61,8 @@ ORDER BY e.entry_id
 
 NEXT_NUMBER = """
 INSERT INTO number_series AS s (tenant_id, series, prefix, year, last_value)
-VALUES ($1, $2, $3, $4, 1)
-ON CONFLICT (tenant_id, series, prefix, year) DO UPDATE SET last_value = s.last_value + 1
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (tenant_id, series, prefix, year) DO UPDATE SET last_value = s.last_value + $5
 RETURNING last_value
 """
 
@@ -166,6 +166,15 @@ async def update(conn: Connection, invoice: Invoice) -> None:
     )
 
 
+async def update_many(conn: Connection, invoices: Sequence[Invoice]) -> None:
+    cols = [c for c in _INVOICE_COLS if c not in ("tenant_id", "id", "created_at")]
+    args = []
+    for invoice in invoices:
+        values = dict(zip(_INVOICE_COLS, _invoice_values(invoice), strict=True))
+        args.append([invoice.tenant_id, invoice.id, *[values[c] for c in cols]])
+    await conn.executemany(rows.update_sql(INVOICES, Invoice), args)
+
+
 async def lines_of(conn: Connection, invoice_id: UUID) -> list[InvoiceLine]:
     found = await conn.fetch(
         f"SELECT {', '.join(_LINE_COLS)} FROM invoice_lines WHERE invoice_id = $1 "
@@ -225,7 +234,15 @@ async def next_number(
     conn: Connection, tenant_id: UUID, series: str, prefix: str, year: int
 ) -> int:
     """The next sequence value; the row stays locked until this transaction ends."""
-    value = await conn.fetchval(NEXT_NUMBER, tenant_id, series, prefix, year)
+    return await take_numbers(conn, tenant_id, series, prefix, year, 1)
+
+
+async def take_numbers(  # noqa: PLR0917
+    conn: Connection, tenant_id: UUID, series: str, prefix: str, year: int, count: int
+) -> int:
+    """Reserve `count` consecutive sequence values; returns the last. Locked until commit,
+    and committed with the documents or rolled back with them: no gap either way."""
+    value = await conn.fetchval(NEXT_NUMBER, tenant_id, series, prefix, year, count)
     assert isinstance(value, int)
     return int(value)
 

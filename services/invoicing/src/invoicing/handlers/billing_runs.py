@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -18,7 +17,7 @@ from invoicing.domain.drafting import DraftInvoice
 from invoicing.domain.invoices import GroupBy
 from invoicing.domain.periods import Period, utc_bounds
 from invoicing.handlers.common import transaction
-from invoicing.handlers.invoices import InvoiceView, draft_in, issue_in
+from invoicing.handlers.invoices import InvoiceView, draft_in, issue_many
 from servicekit.db import Connection, in_tenant_transaction
 from servicekit.identity import Identity
 from servicekit.problems import ServiceError
@@ -177,29 +176,35 @@ async def _draft_client(
 async def _issue_all(
     runtime: Runtime, run: BillingRun, drafts: Sequence[tuple[UUID, InvoiceView | UUID]]
 ) -> None:
-    """Issue drafts `_ISSUE_BATCH` per transaction: one wait for the number series and one
-    commit for the batch. A refused draft (stale, say) is recorded as the client's failure and
-    the others go ahead."""
-    for first in range(0, len(drafts), _ISSUE_BATCH):
-        batch = drafts[first : first + _ISSUE_BATCH]
+    """Issue drafts `_ISSUE_BATCH` per transaction, two batches at a time: the series row is
+    locked only from a batch's block of numbers to its commit, so one batch checks its drafts
+    while the other commits. A refused draft (stale, say) is recorded as its client's failure
+    and the others go ahead."""
+    gate = asyncio.Semaphore(2)
 
-        async def issue(conn: Connection, batch: Sequence[tuple[UUID, Any]] = batch) -> None:
+    async def batch_of(batch: Sequence[tuple[UUID, InvoiceView | UUID]]) -> None:
+        clients = {_invoice_id(d): client for client, d in batch}
+
+        async def issue(conn: Connection) -> None:
             # A retried batch (connection lost at COMMIT) skips what it already issued.
-            ids = [_invoice_id(d) for _, d in batch]
-            still = await rows.still_drafts(conn, ids)
-            for client_id, draft in batch:
-                if _invoice_id(draft) not in still:
-                    continue
-                view = draft if isinstance(draft, InvoiceView) else None
-                try:
-                    # issue_in refuses (ServiceError) before it writes anything, so the
-                    # batch's transaction goes on without a savepoint.
-                    await issue_in(conn, runtime, _invoice_id(draft), drafted=view)
-                except ServiceError as exc:
-                    failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
-                    await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
+            still = await rows.still_drafts(conn, list(clients))
+            _, refused = await issue_many(
+                conn, runtime, [d for _, d in batch if _invoice_id(d) in still]
+            )
+            for invoice_id, exc in refused:
+                client_id = clients[invoice_id]
+                failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
+                await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
 
-        await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
+        async with gate:
+            await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
+
+    await asyncio.gather(
+        *(
+            batch_of(drafts[first : first + _ISSUE_BATCH])
+            for first in range(0, len(drafts), _ISSUE_BATCH)
+        )
+    )
 
 
 def _invoice_id(draft: InvoiceView | UUID) -> UUID:

@@ -36,7 +36,8 @@ from invoicing.handlers.common import transaction
 from invoicing.messaging import outgoing
 from servicekit.db import Connection
 from servicekit.identity import Identity
-from servicekit.outbox import enqueue
+from servicekit.outbox import enqueue, enqueue_many
+from servicekit.problems import ServiceError
 from servicekit.service import Runtime
 from servicekit.versioning import check_version
 
@@ -282,11 +283,34 @@ async def issue_in(
     drafted: InvoiceView | None = None,
 ) -> InvoiceView:
     """`issue_invoice` inside the caller's tenant transaction. `drafted` is the draft as its
-    drafting returned it (a draft's lines and entries never change), saving their reads.
+    drafting returned it (a draft's lines and entries never change), saving their reads."""
+    ready = await _ready_to_issue(conn, invoice_id, if_match=if_match, drafted=drafted)
+    [view] = await _issue_ready(conn, runtime, [ready])
+    return view
 
-    Every refusal (ServiceError) comes before the first write, so a caller issuing several
-    in one transaction can go on after one is refused."""
-    now = runtime.clock()
+
+async def issue_many(
+    conn: Connection, runtime: Runtime, drafts: Sequence[InvoiceView | UUID]
+) -> tuple[list[InvoiceView], list[tuple[UUID, ServiceError]]]:
+    """Issue several drafts of one tenant in the caller's transaction: the issued ones, and
+    the refused ones with why. The number series is locked once, for the whole block of
+    numbers, after every check: refusals write nothing."""
+    ready: list[InvoiceView] = []
+    refused: list[tuple[UUID, ServiceError]] = []
+    for draft in drafts:
+        invoice_id = draft.invoice.id if isinstance(draft, InvoiceView) else draft
+        view = draft if isinstance(draft, InvoiceView) else None
+        try:
+            ready.append(await _ready_to_issue(conn, invoice_id, if_match=None, drafted=view))
+        except ServiceError as exc:
+            refused.append((invoice_id, exc))
+    return (await _issue_ready(conn, runtime, ready) if ready else []), refused
+
+
+async def _ready_to_issue(
+    conn: Connection, invoice_id: UUID, *, if_match: str | None, drafted: InvoiceView | None
+) -> InvoiceView:
+    """The draft, locked and checked: still a draft, its time unchanged, a total >= 0."""
     invoice = await _locked(conn, invoice_id, if_match)
     require_status(invoice, "draft", action="issue")
     stale = await rows.stale_entries(conn, invoice_id)
@@ -297,32 +321,45 @@ async def issue_in(
         )
     if invoice.total_minor < 0:
         raise TransitionRefused("the total is negative: issue a credit note instead")
-    settings = await settings_rows.get(conn, invoice.tenant_id)
-    issued_on = local_date(now, settings.zone)
     if drafted is not None and drafted.invoice.id == invoice_id:
-        lines, entries = list(drafted.lines), list(drafted.entries)
-    else:
-        lines = await rows.lines_of(conn, invoice_id)
-        entries = await rows.entries_of(conn, invoice_id)
+        return InvoiceView(invoice, drafted.lines, drafted.entries)
+    lines = await rows.lines_of(conn, invoice_id)
+    entries = await rows.entries_of(conn, invoice_id)
+    return InvoiceView(invoice, tuple(lines), tuple(entries))
+
+
+async def _issue_ready(
+    conn: Connection, runtime: Runtime, ready: Sequence[InvoiceView]
+) -> list[InvoiceView]:
+    now = runtime.clock()
+    tenant_id = ready[0].invoice.tenant_id
+    settings = await settings_rows.get(conn, tenant_id)
+    issued_on = local_date(now, settings.zone)
     # The series row stays locked from here to COMMIT, so issues of one tenant queue here:
-    # everything that can happen before it does.
-    sequence = await rows.next_number(
-        conn, invoice.tenant_id, "invoice", settings.invoice_prefix, issued_on.year
+    # everything that can happen before it did. Numbers follow the order of `ready`.
+    last = await rows.take_numbers(
+        conn, tenant_id, "invoice", settings.invoice_prefix, issued_on.year, len(ready)
     )
-    issued = invoice.step(
-        "issued",
-        now,
-        number=number_of(settings.invoice_prefix, issued_on.year, sequence),
-        due_date=issued_on + timedelta(days=invoice.payment_terms_days),
-        seller_snapshot=settings.seller_snapshot(),
-    )
-    if issued.total_minor == 0:
-        issued = issued.with_money(now=now)
-    await rows.update(conn, issued)
-    await enqueue(conn, outgoing.invoice_issued(issued, lines, entries, event_id=runtime.new_id()))
-    if issued.payment_status == "paid":
-        await enqueue(conn, outgoing.invoice_paid(issued, event_id=runtime.new_id()))
-    return InvoiceView(issued, tuple(lines), tuple(entries))
+    views, events = [], []
+    for sequence, view in enumerate(ready, start=last - len(ready) + 1):
+        issued = view.invoice.step(
+            "issued",
+            now,
+            number=number_of(settings.invoice_prefix, issued_on.year, sequence),
+            due_date=issued_on + timedelta(days=view.invoice.payment_terms_days),
+            seller_snapshot=settings.seller_snapshot(),
+        )
+        if issued.total_minor == 0:
+            issued = issued.with_money(now=now)
+        events.append(
+            outgoing.invoice_issued(issued, view.lines, view.entries, event_id=runtime.new_id())
+        )
+        if issued.payment_status == "paid":
+            events.append(outgoing.invoice_paid(issued, event_id=runtime.new_id()))
+        views.append(InvoiceView(issued, view.lines, view.entries))
+    await rows.update_many(conn, [v.invoice for v in views])
+    await enqueue_many(conn, events)
+    return views
 
 
 async def void_invoice(
