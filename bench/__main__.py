@@ -7,6 +7,7 @@ from bench import (
     event_latency,
     event_throughput,
     gateway_overhead,
+    issue_contention,
     time_entry_api,
 )
 
@@ -17,6 +18,7 @@ BENCHMARKS = {
     "bulk-import": bulk_import.main,
     "gateway-overhead": gateway_overhead.main,
     "billing-run": billing_run.main,
+    "issue-contention": issue_contention.main,
 }
 
 
