@@ -1,4 +1,5 @@
-"""A time entry through the gateway reaches invoicing's ledger exactly once, in one trace."""
+"""A time entry through the gateway reaches invoicing's ledger exactly once, in one trace,
+and becomes an invoice whose issue locks it in timecapture."""
 
 from __future__ import annotations
 
@@ -236,3 +237,68 @@ async def test_consumer_restart_midway_loses_and_duplicates_nothing(
         event_ids = list({uuid.UUID(dict(r.headers)["event_id"].decode()) for r in records})
         assert len(event_ids) == len(expected)
         assert await inbox_count(infra, event_ids) == len(expected)
+
+
+AUTH = {"Authorization": f"Bearer {DEV_KEY}"}
+
+
+async def test_logged_time_is_invoiced_locked_by_the_issue_and_unlocked_by_the_void(
+    infra: Infra, tenant_id: uuid.UUID
+) -> None:
+    async with (
+        platform(infra, tenant_id) as p,
+        httpx.AsyncClient(base_url=p["gateway"], headers=AUTH, timeout=15) as http,
+    ):
+        entry = await http.post("/v1/time-entries", json=entry_body(p))
+        assert entry.status_code == 201, entry.text
+        client_id = (await http.get(f"/v1/projects/{p['project_id']}")).json()["client_id"]
+        rule = {
+            "kind": "hourly",
+            "client_id": client_id,
+            "currency": "EUR",
+            "amount_minor": 12000,
+            "effective_from": "2020-01-01",
+        }
+
+        async def ruled() -> httpx.Response | None:
+            r = await http.post("/v1/rate-rules", json=rule)
+            return r if r.status_code == 201 else None
+
+        await eventually(ruled, message="client replicated to invoicing")
+
+        async def drafted() -> dict[str, Any] | None:
+            r = await http.post("/v1/invoices", json={"client_id": client_id})
+            return r.json() if r.status_code == 201 else None
+
+        draft = await eventually(drafted, message="entry in invoicing's ledger")
+        assert [line["time_entry_ids"] for line in draft["lines"]] == [[entry.json()["id"]]]
+        assert draft["total_minor"] == 18000  # 1.5 h at 120.00, no tax
+        issued = await http.post(f"/v1/invoices/{draft['id']}/issue")
+        assert issued.status_code == 200, issued.text
+        entry_url = f"/v1/time-entries/{entry.json()['id']}"
+
+        async def edit() -> httpx.Response:
+            current = await http.get(entry_url)
+            return await http.patch(
+                entry_url,
+                json={"description": "renamed"},
+                headers={"If-Match": current.headers["ETag"]},
+            )
+
+        async def locked() -> httpx.Response | None:
+            r = await edit()
+            return r if r.status_code == 409 else None
+
+        refused = await eventually(locked, message="entry locked by invoice-issued")
+        assert refused.json()["type"].endswith("/time-entry-locked")
+        voided = await http.post(f"/v1/invoices/{draft['id']}/void", json={"reason": "test"})
+        assert voided.status_code == 200, voided.text
+
+        async def unlocked() -> httpx.Response | None:
+            r = await edit()
+            return r if r.status_code == 200 else None
+
+        await eventually(unlocked, message="entry unlocked by invoice-voided")
+        pdf = await http.get(f"/v1/invoices/{draft['id']}/pdf")
+        assert pdf.status_code == 200
+        assert pdf.content.startswith(b"%PDF")
