@@ -161,7 +161,7 @@ async def run_billing(infra: Infra) -> None:
             assert started.status_code == 202, started.text
             location = started.headers["Location"]
             while True:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.5)
                 rss_peak = max(rss_peak, _rss_mib(pid))
                 run = (await http.get(location)).json()
                 if run["status"] == "completed":

@@ -123,16 +123,6 @@ async def unissued(conn: Connection, run_id: UUID) -> list[tuple[UUID, UUID]]:
     return [(r["client_id"], r["id"]) for r in found]
 
 
-async def has_invoice(conn: Connection, run_id: UUID, client_id: UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM invoices WHERE billing_run_id = $1 AND client_id = $2)",
-            run_id,
-            client_id,
-        )
-    )
-
-
 async def still_drafts(conn: Connection, invoice_ids: list[UUID]) -> set[UUID]:
     found = await conn.fetch(
         "SELECT id FROM invoices WHERE id = ANY($1::uuid[]) AND status = 'draft'", invoice_ids

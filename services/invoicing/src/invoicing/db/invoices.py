@@ -31,11 +31,6 @@ _LINE_TYPES = {
     "raw_seconds": "bigint", "billed_seconds": "bigint", "rate_rule_id": "uuid",
     "rate_scope": "text", "rate_explanation": "text", "adjusts_invoice_id": "uuid",
 }  # fmt: skip
-INSERT_LINES = (
-    f"INSERT INTO invoice_lines ({', '.join(_LINE_COLS)}) SELECT * FROM unnest("
-    + ", ".join(f"${i}::{_LINE_TYPES[c]}[]" for i, c in enumerate(_LINE_COLS, start=1))
-    + ")"
-)
 
 UNBILLED = """
 SELECT l.entry_id, l.version, l.member_id, l.project_id, p.name AS project_name, l.task,
@@ -66,15 +61,6 @@ ON CONFLICT (tenant_id, series, prefix, year) DO UPDATE SET last_value = s.last_
 RETURNING last_value
 """
 
-INSERT_ENTRIES = """
-INSERT INTO invoice_entries (tenant_id, invoice_id, line_id, entry_id, entry_version,
-    raw_seconds, billed_seconds, amount_minor, active)
-SELECT $1, $2, r.line_id, r.entry_id, r.entry_version, r.raw_seconds, r.billed_seconds,
-    r.amount_minor, r.active
-FROM unnest($3::uuid[], $4::uuid[], $5::integer[], $6::integer[], $7::integer[], $8::bigint[],
-    $9::boolean[])
-    AS r(line_id, entry_id, entry_version, raw_seconds, billed_seconds, amount_minor, active)
-"""
 
 # Entries on this client's issued invoices that were revised or deleted since: what the
 # next invoice adjusts.
@@ -126,28 +112,57 @@ async def insert(
     entries: Sequence[BilledEntry],
     charges: Sequence[tuple[UUID, date]],
 ) -> None:
-    await conn.execute(rows.insert_sql(INVOICES, Invoice), *_invoice_values(invoice))
-    # One statement for all lines: per-row round trips dominated drafting.
-    await conn.execute(INSERT_LINES, *zip(*(rows.values(line) for line in lines), strict=True))
-    if entries:
-        await conn.execute(
-            INSERT_ENTRIES,
-            invoice.tenant_id,
-            invoice.id,
-            [e.line_id for e in entries],
-            [e.entry_id for e in entries],
-            [e.entry_version for e in entries],
-            [e.raw_seconds for e in entries],
-            [e.billed_seconds for e in entries],
-            [e.amount_minor for e in entries],
-            [e.active for e in entries],
-        )
+    """The invoice, its lines and its entries in one statement (round trips dominated
+    drafting), then its fee and retainer charges if any."""
+    n_invoice = len(_INVOICE_COLS)
+    n_lines = len(_LINE_COLS)
+    line_arrays: list[Sequence[Any]] = (
+        list(zip(*(rows.values(line) for line in lines), strict=True))
+        if lines
+        else [() for _ in _LINE_COLS]
+    )
+    entry_arrays = [
+        [e.line_id for e in entries],
+        [e.entry_id for e in entries],
+        [e.entry_version for e in entries],
+        [e.raw_seconds for e in entries],
+        [e.billed_seconds for e in entries],
+        [e.amount_minor for e in entries],
+        [e.active for e in entries],
+    ]
+    await conn.execute(
+        _insert_all_sql(n_invoice, n_lines),
+        *_invoice_values(invoice),
+        *line_arrays,
+        *entry_arrays,
+    )
     if charges:
         await conn.executemany(
             "INSERT INTO invoice_charges (tenant_id, invoice_id, rate_rule_id, month, active) "
             "VALUES ($1, $2, $3, $4, true)",
             [(invoice.tenant_id, invoice.id, rule_id, month) for rule_id, month in charges],
         )
+
+
+def _insert_all_sql(n_invoice: int, n_lines: int) -> str:
+    invoice_params = ", ".join(f"${i}" for i in range(1, n_invoice + 1))
+    line_params = ", ".join(
+        f"${n_invoice + i}::{_LINE_TYPES[c]}[]" for i, c in enumerate(_LINE_COLS, start=1)
+    )
+    e = n_invoice + n_lines  # entry arrays follow
+    tenant, invoice_id = "$1", "$2"
+    return (
+        f"WITH i AS (INSERT INTO invoices ({', '.join(_INVOICE_COLS)}) "
+        f"VALUES ({invoice_params})), "
+        f"l AS (INSERT INTO invoice_lines ({', '.join(_LINE_COLS)}) "
+        f"SELECT * FROM unnest({line_params})), "
+        "x AS (INSERT INTO invoice_entries (tenant_id, invoice_id, line_id, entry_id, "
+        "entry_version, raw_seconds, billed_seconds, amount_minor, active) "
+        f"SELECT {tenant}::uuid, {invoice_id}::uuid, r.* FROM unnest(${e + 1}::uuid[], "
+        f"${e + 2}::uuid[], ${e + 3}::integer[], ${e + 4}::integer[], ${e + 5}::integer[], "
+        f"${e + 6}::bigint[], ${e + 7}::boolean[]) AS r) "
+        "SELECT 1"
+    )
 
 
 async def get(conn: Connection, invoice_id: UUID, *, lock: bool = False) -> Invoice | None:
@@ -191,6 +206,30 @@ async def entries_of(conn: Connection, invoice_id: UUID) -> list[BilledEntry]:
         invoice_id,
     )
     return [rows.from_row(BilledEntry, r) for r in found]
+
+
+async def locked_many(conn: Connection, invoice_ids: Sequence[UUID]) -> dict[UUID, Invoice]:
+    """These invoices, locked in id order (two batches never wait on each other in a cycle)."""
+    found = await conn.fetch(
+        f"SELECT {', '.join(_INVOICE_COLS)} FROM invoices WHERE id = ANY($1::uuid[]) "
+        "ORDER BY id FOR UPDATE",
+        list(invoice_ids),
+    )
+    return {r["id"]: invoice_of(r) for r in found}
+
+
+async def stale_many(conn: Connection, invoice_ids: Sequence[UUID]) -> dict[UUID, list[UUID]]:
+    found = await conn.fetch(
+        "SELECT e.invoice_id, e.entry_id FROM invoice_entries e "
+        "LEFT JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id "
+        "WHERE e.invoice_id = ANY($1::uuid[]) AND (l.entry_id IS NULL "
+        "OR l.version <> e.entry_version) ORDER BY e.entry_id",
+        list(invoice_ids),
+    )
+    stale: dict[UUID, list[UUID]] = {}
+    for r in found:
+        stale.setdefault(r["invoice_id"], []).append(r["entry_id"])
+    return stale
 
 
 async def stale_entries(conn: Connection, invoice_id: UUID) -> list[UUID]:
@@ -245,6 +284,20 @@ async def take_numbers(  # noqa: PLR0917
     value = await conn.fetchval(NEXT_NUMBER, tenant_id, series, prefix, year, count)
     assert isinstance(value, int)
     return int(value)
+
+
+async def lock_client_in_run(conn: Connection, client_id: UUID, run_id: UUID) -> bool:
+    """Take the client's drafting lock; True when the run has an invoice for it already.
+
+    Two statements: the check needs a snapshot taken after the lock was granted."""
+    await lock_client(conn, client_id)
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM invoices WHERE billing_run_id = $1 AND client_id = $2)",
+            run_id,
+            client_id,
+        )
+    )
 
 
 async def lock_client(conn: Connection, client_id: UUID) -> None:

@@ -16,6 +16,7 @@ from invoicing.domain.billing_runs import BillingRun, RunFailure
 from invoicing.domain.drafting import DraftInvoice
 from invoicing.domain.invoices import GroupBy
 from invoicing.domain.periods import Period, utc_bounds
+from invoicing.domain.settings import InvoiceSettings
 from invoicing.handlers.common import transaction
 from invoicing.handlers.invoices import InvoiceView, draft_in, issue_many
 from servicekit.db import Connection, in_tenant_transaction
@@ -26,7 +27,7 @@ from servicekit.service import Runtime
 log = logging.getLogger(__name__)
 
 _PAGE = 200
-_ISSUE_BATCH = 25
+_ISSUE_BATCH = 50
 _RUNNING = "billing_runs.running"
 _TASKS = "billing_runs.tasks"
 
@@ -93,29 +94,32 @@ async def process_run(
 
     after: UUID | None = None
 
-    async def load(conn: Connection) -> tuple[BillingRun, list[UUID]]:
+    async def load(conn: Connection) -> tuple[BillingRun, InvoiceSettings, list[UUID]]:
         run = await rows.get(conn, run_id)
         assert run is not None, run_id
+        settings = await settings_rows.get(conn, tenant_id)
         if run.status == "completed":
-            return run, []
-        zone = (await settings_rows.get(conn, tenant_id)).zone
-        start, end = utc_bounds(Period(run.period_start, run.period_end), zone)
-        return run, await rows.next_clients(conn, run, start, end, after, _PAGE)
+            return run, settings, []
+        start, end = utc_bounds(Period(run.period_start, run.period_end), settings.zone)
+        return run, settings, await rows.next_clients(conn, run, start, end, after, _PAGE)
 
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(run: BillingRun, client_id: UUID) -> tuple[UUID, InvoiceView] | None:
+    async def one(
+        run: BillingRun, settings: InvoiceSettings, client_id: UUID
+    ) -> tuple[UUID, InvoiceView] | None:
         async with gate:
-            return await _draft_client(runtime, run, client_id)
+            return await _draft_client(runtime, run, client_id, settings)
 
     # Drafting runs `concurrency` clients at once; issuing is one queue per tenant anyway (the
     # number series), so a page's drafts are issued in batches while the next page drafts.
     issuing: asyncio.Task[None] | None = None
     while True:
-        run, clients = await in_tenant_transaction(pool, tenant_id, load)
+        run, settings, clients = await in_tenant_transaction(pool, tenant_id, load)
         if not clients:
             break
-        drafted = [d for d in await asyncio.gather(*(one(run, c) for c in clients)) if d]
+        page = await asyncio.gather(*(one(run, settings, c) for c in clients))
+        drafted = [d for d in page if d]
         if issuing is not None:
             await issuing
         if run.auto_issue:
@@ -141,7 +145,7 @@ async def process_run(
 
 
 async def _draft_client(
-    runtime: Runtime, run: BillingRun, client_id: UUID
+    runtime: Runtime, run: BillingRun, client_id: UUID, settings: InvoiceSettings
 ) -> tuple[UUID, InvoiceView] | None:
     """(client, draft) when this worker drafted the client's invoice of the run."""
     pool = runtime.require_pool()
@@ -154,10 +158,11 @@ async def _draft_client(
 
     async def draft(conn: Connection) -> InvoiceView | None:
         # Under the client's lock: another worker may have billed it since it was listed.
-        await invoice_rows.lock_client(conn, client_id)
-        if await rows.has_invoice(conn, run.id, client_id):
+        if await invoice_rows.lock_client_in_run(conn, client_id, run.id):
             return None
-        return await draft_in(conn, runtime, run.tenant_id, cmd, client_locked=True)
+        return await draft_in(
+            conn, runtime, run.tenant_id, cmd, client_locked=True, settings=settings
+        )
 
     try:
         view = await in_tenant_transaction(pool, run.tenant_id, draft)

@@ -32,6 +32,7 @@ from invoicing.domain.errors import (
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine, number_of, require_status
 from invoicing.domain.periods import local_date, utc_bounds
 from invoicing.domain.pricing import Priced, PricedLine, Tax, price
+from invoicing.domain.settings import InvoiceSettings
 from invoicing.handlers.common import transaction
 from invoicing.messaging import outgoing
 from servicekit.db import Connection
@@ -67,10 +68,12 @@ async def draft_in(
     cmd: DraftInvoice,
     *,
     client_locked: bool = False,
+    settings: InvoiceSettings | None = None,
 ) -> InvoiceView:
-    """Draft inside the caller's transaction (a billing run drafts many in its own)."""
+    """Draft inside the caller's transaction (a billing run drafts many in its own, with
+    the tenant's settings read once)."""
     now = runtime.clock()
-    settings = await settings_rows.get(conn, tenant_id)
+    settings = settings or await settings_rows.get(conn, tenant_id)
     client = await replicas.client(conn, cmd.client_id)
     if client is None:
         raise ClientNotFound(f"no client {cmd.client_id}")
@@ -295,25 +298,32 @@ async def issue_many(
     """Issue several drafts of one tenant in the caller's transaction: the issued ones, and
     the refused ones with why. The number series is locked once, for the whole block of
     numbers, after every check: refusals write nothing."""
+    ids = [d.invoice.id if isinstance(d, InvoiceView) else d for d in drafts]
+    # Two statements for the whole batch: its invoices locked, and their changed entries.
+    locked = await rows.locked_many(conn, ids)
+    stale = await rows.stale_many(conn, ids)
     ready: list[InvoiceView] = []
     refused: list[tuple[UUID, ServiceError]] = []
-    for draft in drafts:
-        invoice_id = draft.invoice.id if isinstance(draft, InvoiceView) else draft
-        view = draft if isinstance(draft, InvoiceView) else None
+    for invoice_id, draft in zip(ids, drafts, strict=True):
         try:
-            ready.append(await _ready_to_issue(conn, invoice_id, if_match=None, drafted=view))
+            invoice = locked.get(invoice_id)
+            if invoice is None:
+                raise InvoiceNotFound(f"no invoice {invoice_id}")
+            _check_issuable(invoice, stale.get(invoice_id, []))
         except ServiceError as exc:
             refused.append((invoice_id, exc))
+            continue
+        if isinstance(draft, InvoiceView):
+            ready.append(InvoiceView(invoice, draft.lines, draft.entries))
+        else:
+            lines = await rows.lines_of(conn, invoice_id)
+            entries = await rows.entries_of(conn, invoice_id)
+            ready.append(InvoiceView(invoice, tuple(lines), tuple(entries)))
     return (await _issue_ready(conn, runtime, ready) if ready else []), refused
 
 
-async def _ready_to_issue(
-    conn: Connection, invoice_id: UUID, *, if_match: str | None, drafted: InvoiceView | None
-) -> InvoiceView:
-    """The draft, locked and checked: still a draft, its time unchanged, a total >= 0."""
-    invoice = await _locked(conn, invoice_id, if_match)
+def _check_issuable(invoice: Invoice, stale: Sequence[UUID]) -> None:
     require_status(invoice, "draft", action="issue")
-    stale = await rows.stale_entries(conn, invoice_id)
     if stale:
         raise DraftStale(
             f"{len(stale)} entries changed since drafting; delete the draft and draft again",
@@ -321,6 +331,14 @@ async def _ready_to_issue(
         )
     if invoice.total_minor < 0:
         raise TransitionRefused("the total is negative: issue a credit note instead")
+
+
+async def _ready_to_issue(
+    conn: Connection, invoice_id: UUID, *, if_match: str | None, drafted: InvoiceView | None
+) -> InvoiceView:
+    """The draft, locked and checked: still a draft, its time unchanged, a total >= 0."""
+    invoice = await _locked(conn, invoice_id, if_match)
+    _check_issuable(invoice, await rows.stale_entries(conn, invoice_id))
     if drafted is not None and drafted.invoice.id == invoice_id:
         return InvoiceView(invoice, drafted.lines, drafted.entries)
     lines = await rows.lines_of(conn, invoice_id)
