@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from pypdf import PdfReader
 
 from contracts.registry import decode_event
+from servicekit import idempotency
 from servicekit.testing import read_topic
 
 from .conftest import Invoicing
@@ -129,3 +132,70 @@ async def test_credit_notes_need_an_issued_invoice_and_one_of_full_or_lines(
     assert unknown.status_code == 404
     assert wrong_line.status_code == 409  # a draft cannot be credited, whatever the lines
     assert missing.status_code == 404
+
+
+async def test_an_idempotency_key_credits_once_replays_and_refuses_another_body(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    invoice = await issued_invoice(invoicing, tenant_id)
+    line_id = invoice["lines"][0]["id"]
+    body = {
+        "invoice_id": invoice["id"],
+        "lines": [{"invoice_line_id": line_id, "amount_minor": 100}],
+    }
+    key = {"Idempotency-Key": f"refund-{uuid.uuid4()}"}
+    async with invoicing.http(tenant_id) as http:
+        together = await asyncio.gather(
+            *(http.post("/v1/credit-notes", json=body, headers=key) for _ in range(5))
+        )
+        later = await http.post("/v1/credit-notes", json=body, headers=key)
+        other_body = {**body, "reason": "different"}
+        reused = await http.post("/v1/credit-notes", json=other_body, headers=key)
+        notes = await http.get("/v1/credit-notes", params={"invoice_id": invoice["id"]})
+        after = (await http.get(f"/v1/invoices/{invoice['id']}")).json()
+        again_draft = {
+            "client_id": invoice["client_id"],
+            "include_time": False,
+            "lines": [{"description": "x", "quantity": "1", "unit_amount_minor": 1}],
+        }
+        draft_key = {"Idempotency-Key": f"draft-{uuid.uuid4()}"}
+        drafts = [
+            await http.post("/v1/invoices", json=again_draft, headers=draft_key) for _ in range(2)
+        ]
+    assert [r.status_code for r in together] == [201] * 5
+    assert len({r.json()["id"] for r in together}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in together) == 4
+    assert later.json() == together[0].json()
+    assert later.headers["Location"] == together[0].headers["Location"]
+    assert reused.status_code == 422
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+    assert len(notes.json()["items"]) == 1
+    assert after["amount_credited_minor"] == together[0].json()["total_minor"]
+    assert drafts[0].json()["id"] == drafts[1].json()["id"]
+    assert drafts[1].headers["Idempotent-Replayed"] == "true"
+
+
+async def test_idempotency_keys_older_than_a_day_are_purged(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    invoice = await issued_invoice(invoicing, tenant_id)
+    key = f"old-{uuid.uuid4()}"
+    async with invoicing.http(tenant_id) as http:
+        first = await http.post(
+            "/v1/credit-notes",
+            json={"invoice_id": invoice["id"], "full": True},
+            headers={"Idempotency-Key": key},
+        )
+    assert first.status_code == 201
+    admin = await asyncpg.connect(invoicing.infra.admin_dsn())
+    try:
+        await admin.execute(
+            "UPDATE invoicing.idempotency_keys SET created_at = now() - interval '25 hours' "
+            "WHERE key = $1",
+            key,
+        )
+    finally:
+        await admin.close()
+    assert await idempotency.purge_expired(invoicing.runtime.require_pool()) >= 1
+    left = await invoicing.rows(tenant_id, "SELECT key FROM idempotency_keys WHERE key = $1", key)
+    assert left == []

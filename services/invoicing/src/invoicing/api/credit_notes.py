@@ -7,16 +7,17 @@ from decimal import Decimal
 from typing import Self
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from invoicing.db import credit_notes as note_rows
 from invoicing.domain.credit_notes import CreditNote, CreditNoteLine
 from invoicing.domain.errors import CreditNoteNotFound
 from invoicing.handlers import credit_notes as handlers
+from invoicing.handlers.credit_notes import CreditNoteView
 from invoicing.views.documents import credit_note_document
 from invoicing.views.pdf import render_pdf
-from servicekit import lists
+from servicekit import idempotency, lists
 from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
@@ -27,8 +28,10 @@ from servicekit.api import (
     SortParam,
     versioned,
 )
-from servicekit.db import tenant_transaction
+from servicekit.db import Connection, tenant_transaction
+from servicekit.idempotency import IdempotencyKey, Stored, stored_json
 from servicekit.pagination import Page, fetch_page
+from servicekit.versioning import etag
 
 router = APIRouter(prefix="/v1/credit-notes", tags=["credit notes"])
 
@@ -104,19 +107,47 @@ class CreditNoteOut(CreditNoteSummaryOut):
         )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CreditNoteOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreditNoteOut,
+    responses={422: {"description": "Invalid, or the Idempotency-Key was used for another body"}},
+)
 async def issue_credit_note(
-    body: CreditNoteIn, response: Response, runtime: RuntimeDep, identity: Manager
-) -> CreditNoteOut:
+    body: CreditNoteIn,
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Issued at once, numbered in the credit-note series; lowers the invoice's balance. Tax
     is credited in proportion; crediting the rest of a line credits exactly the rest of its
-    tax."""
+    tax. With an `Idempotency-Key`, a retry replays the first answer and credits nothing."""
     requested = None if body.full else [(x.invoice_line_id, x.amount_minor) for x in body.lines]
-    view = await handlers.issue_credit_note(
-        runtime, identity, body.invoice_id, requested, reason=body.reason
+
+    async def work(conn: Connection) -> CreditNoteView:
+        return await handlers.issue_credit_note_in(
+            conn, runtime, body.invoice_id, requested, reason=body.reason
+        )
+
+    def render(view: CreditNoteView) -> Stored:
+        return stored_json(
+            status.HTTP_201_CREATED,
+            CreditNoteOut.build(view.note, view.lines).model_dump(mode="json"),
+            {
+                "ETag": etag(view.note.version),
+                "Location": f"/v1/credit-notes/{view.note.id}",
+            },
+        )
+
+    return await idempotency.respond(
+        runtime.require_pool(),
+        identity.tenant_id,
+        key=idempotency_key,
+        request_fingerprint=await idempotency.fingerprint(request),
+        work=work,
+        render=render,
     )
-    versioned(response, view.note.version, f"/v1/credit-notes/{view.note.id}")
-    return CreditNoteOut.build(view.note, view.lines)
 
 
 @router.get("", response_model=Page[CreditNoteSummaryOut])

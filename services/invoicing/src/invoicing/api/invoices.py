@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from invoicing.api.fields import BillingDate
@@ -24,7 +24,7 @@ from invoicing.handlers import invoices as handlers
 from invoicing.handlers.invoices import InvoiceView
 from invoicing.views.documents import invoice_document
 from invoicing.views.pdf import render_pdf
-from servicekit import lists
+from servicekit import idempotency, lists
 from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
@@ -35,9 +35,10 @@ from servicekit.api import (
     SortParam,
     versioned,
 )
-from servicekit.db import tenant_transaction
+from servicekit.db import Connection, tenant_transaction
+from servicekit.idempotency import IdempotencyKey, Stored, stored_json
 from servicekit.pagination import Page, fetch_page
-from servicekit.versioning import IfMatch
+from servicekit.versioning import IfMatch, etag
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -329,13 +330,35 @@ class InvoiceOut(InvoiceSummaryOut):
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InvoiceOut)
 async def draft_invoice(
-    body: InvoiceIn, response: Response, runtime: RuntimeDep, identity: Manager
-) -> InvoiceOut:
+    body: InvoiceIn,
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Drafts from the client's unbilled billable time (in the period, if given) plus manual
-    lines. The draft reserves its time; deleting it releases the time again."""
-    view = await handlers.draft_invoice(runtime, identity, body.command())
-    versioned(response, view.invoice.version, f"/v1/invoices/{view.invoice.id}")
-    return InvoiceOut.of_view(view)
+    lines. The draft reserves its time; deleting it releases the time again. With an
+    `Idempotency-Key`, a retry replays the first answer instead of drafting again."""
+    cmd = body.command()
+
+    async def work(conn: Connection) -> InvoiceView:
+        return await handlers.draft_in(conn, runtime, identity.tenant_id, cmd)
+
+    def render(view: InvoiceView) -> Stored:
+        return stored_json(
+            status.HTTP_201_CREATED,
+            InvoiceOut.of_view(view).model_dump(mode="json"),
+            {"ETag": etag(view.invoice.version), "Location": f"/v1/invoices/{view.invoice.id}"},
+        )
+
+    return await idempotency.respond(
+        runtime.require_pool(),
+        identity.tenant_id,
+        key=idempotency_key,
+        request_fingerprint=await idempotency.fingerprint(request),
+        work=work,
+        render=render,
+    )
 
 
 @router.get("", response_model=Page[InvoiceSummaryOut])

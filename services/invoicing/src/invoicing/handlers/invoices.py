@@ -54,13 +54,6 @@ class InvoiceView:
     entries: tuple[BilledEntry, ...]
 
 
-async def draft_invoice(runtime: Runtime, identity: Identity, cmd: DraftInvoice) -> InvoiceView:
-    async def write(conn: Connection) -> InvoiceView:
-        return await draft_in(conn, runtime, identity.tenant_id, cmd)
-
-    return await transaction(runtime, identity, write)
-
-
 async def draft_in(
     conn: Connection,
     runtime: Runtime,
