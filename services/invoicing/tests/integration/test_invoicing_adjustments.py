@@ -127,3 +127,53 @@ async def test_a_revision_that_bills_the_same_time_changes_no_figure(
         nothing = await http.post("/v1/invoices", json={"client_id": str(b["client_id"])})
     assert nothing.status_code == 409
     assert nothing.json()["type"].endswith("/nothing-to-bill")
+
+
+async def test_credit_notes_and_adjustments_never_give_back_the_same_time_twice(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    credited, adjusted = (
+        await billed_client(invoicing, tenant_id),
+        await billed_client(invoicing, tenant_id),
+    )
+    async with invoicing.http(tenant_id) as http:
+        note = await http.post(
+            "/v1/credit-notes", json={"invoice_id": credited["invoice"]["id"], "full": True}
+        )
+        assert note.status_code == 201, note.text
+    # Credited first, then the entry is deleted: the credit note settled it, no reversal.
+    await invoicing.entry(
+        tenant_id,
+        credited["project_id"],
+        started_at=DAY,
+        minutes=60,
+        entry_id=credited["removed"],
+        version=2,
+        event_type="time_entry.deleted",
+    )
+    # Adjusted first (on a draft), then a credit note on the adjusted line is refused.
+    await invoicing.entry(
+        tenant_id,
+        adjusted["project_id"],
+        started_at=DAY,
+        minutes=120,
+        entry_id=adjusted["revised"],
+        version=2,
+    )
+    async with invoicing.http(tenant_id) as http:
+        nothing = await http.post("/v1/invoices", json={"client_id": str(credited["client_id"])})
+        adjusting = await http.post("/v1/invoices", json={"client_id": str(adjusted["client_id"])})
+        line_id = adjusted["invoice"]["lines"][0]["id"]
+        refused = await http.post(
+            "/v1/credit-notes",
+            json={
+                "invoice_id": adjusted["invoice"]["id"],
+                "lines": [{"invoice_line_id": line_id, "amount_minor": 100}],
+            },
+        )
+    assert nothing.status_code == 409
+    assert nothing.json()["type"].endswith("/nothing-to-bill")
+    assert adjusting.status_code == 201, adjusting.text
+    assert [x["kind"] for x in adjusting.json()["lines"]] == ["adjustment"]
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/line-adjusted")

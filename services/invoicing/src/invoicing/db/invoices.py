@@ -69,7 +69,11 @@ SELECT e.invoice_id, i.number AS invoice_number, e.entry_id, e.billed_seconds, e
     l.version AS new_version, l.deleted, l.billable, l.member_id, l.project_id, l.task,
     l.started_at, l.duration_seconds, p.client_id AS project_client_id,
     p.name AS project_name, p.rounding_increment_minutes, p.rounding_mode,
-    il.tax_rate_id, il.tax_name, il.tax_percent, il.tax_treatment
+    il.tax_rate_id, il.tax_name, il.tax_percent, il.tax_treatment,
+    EXISTS (
+        SELECT 1 FROM credit_note_lines c
+        WHERE c.tenant_id = e.tenant_id AND c.invoice_line_id = e.line_id
+    ) AS credited
 FROM invoice_entries e
 JOIN invoices i ON i.tenant_id = e.tenant_id AND i.id = e.invoice_id
 JOIN invoice_lines il
@@ -394,6 +398,7 @@ async def changed_billed(conn: Connection, client_id: UUID) -> list[BilledChange
                 tax=Tax(r["tax_rate_id"], r["tax_name"], r["tax_percent"], r["tax_treatment"])
                 if r["tax_rate_id"]
                 else None,
+                credited=r["credited"],
             )
         )
     return changes
@@ -467,3 +472,13 @@ async def series_numbers(
             like,
         )
     return int(last or 0), [dict(r) for r in found]
+
+
+async def adjusted_lines(conn: Connection, invoice_id: UUID) -> set[UUID]:
+    """Lines of the invoice with an entry a later invoice adjusts."""
+    found = await conn.fetch(
+        "SELECT DISTINCT line_id FROM invoice_entries WHERE invoice_id = $1 "
+        "AND superseded_by IS NOT NULL",
+        invoice_id,
+    )
+    return {r["line_id"] for r in found}

@@ -342,6 +342,9 @@ class BilledChange:
     now: UnbilledEntry | None
     # The billed line's tax: an adjustment is taxed as what it corrects.
     tax: Tax | None = None
+    # A credit note has credited the billed line: it settled the line, so the change is not
+    # adjusted again (that could credit twice).
+    credited: bool = False
 
 
 def plan_adjustments(
@@ -379,7 +382,7 @@ def plan_adjustments(
             continue  # unpriced: reported through repriced.unpriced
         new_amount = found[1].amount_minor if found else 0
         new_billed = found[1].billed_seconds if found else 0
-        if found and new_billed == change.billed_seconds:
+        if change.credited or (found and new_billed == change.billed_seconds):
             # Same billed time: issued work is not repriced (a rate changed since, or only the
             # description did).
             unchanged.append(change)

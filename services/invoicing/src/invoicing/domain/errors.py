@@ -86,3 +86,8 @@ class CreditNoteNotFound(InvoicingError, NotFoundError):
 class RecurringInvoiceNotFound(InvoicingError, NotFoundError):
     slug = "recurring-invoice-not-found"
     title = "Recurring invoice not found"
+
+
+class LineAdjusted(InvoicingError, ConflictError):
+    slug = "line-adjusted"
+    title = "Line already adjusted by a later invoice"

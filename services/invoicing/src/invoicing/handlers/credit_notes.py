@@ -15,7 +15,7 @@ from invoicing.domain.credit_notes import (
     check_within_total,
     credits_for,
 )
-from invoicing.domain.errors import InvoiceNotFound
+from invoicing.domain.errors import InvoiceNotFound, LineAdjusted
 from invoicing.domain.invoices import number_of, require_status
 from invoicing.domain.periods import local_date
 from invoicing.handlers.common import transaction
@@ -67,6 +67,11 @@ async def issue_credit_note_in(
     assert invoice.number is not None
     lines = await invoice_rows.lines_of(conn, invoice_id)
     credits = credits_for(lines, await rows.credited_by_line(conn, invoice_id), requested)
+    adjusted = await invoice_rows.adjusted_lines(conn, invoice_id)
+    if any(c.line.id in adjusted for c in credits):
+        raise LineAdjusted(
+            "a later invoice already adjusts time on these lines; credit that invoice instead"
+        )
     check_within_total(credits, invoice.amount_credited_minor, invoice.total_minor)
     settings = await settings_rows.get(conn, invoice.tenant_id)
     issued_on = local_date(now, settings.zone)
