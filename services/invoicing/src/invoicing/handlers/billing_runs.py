@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _PAGE = 200
 _ISSUE_BATCH = 50
+_ISSUERS = 2
 _RUNNING = "billing_runs.running"
 _TASKS = "billing_runs.tasks"
 
@@ -92,9 +93,9 @@ async def process_run(
     run completed. Safe to run twice at once: a client's invoice in a run is unique."""
     pool = runtime.require_pool()
 
-    after: UUID | None = None
-
-    async def load(conn: Connection) -> tuple[BillingRun, InvoiceSettings, list[UUID]]:
+    async def load(
+        conn: Connection, after: UUID | None
+    ) -> tuple[BillingRun, InvoiceSettings, list[UUID]]:
         run = await rows.get(conn, run_id)
         assert run is not None, run_id
         settings = await settings_rows.get(conn, tenant_id)
@@ -103,30 +104,12 @@ async def process_run(
         start, end = utc_bounds(Period(run.period_start, run.period_end), settings.zone)
         return run, settings, await rows.next_clients(conn, run, start, end, after, _PAGE)
 
-    gate = asyncio.Semaphore(concurrency)
+    async def next_page(after: UUID | None) -> list[UUID]:
+        _, _, page = await in_tenant_transaction(pool, tenant_id, lambda c: load(c, after))
+        return page
 
-    async def one(
-        run: BillingRun, settings: InvoiceSettings, client_id: UUID
-    ) -> tuple[UUID, InvoiceView] | None:
-        async with gate:
-            return await _draft_client(runtime, run, client_id, settings)
-
-    # Drafting runs `concurrency` clients at once; issuing is one queue per tenant anyway (the
-    # number series), so a page's drafts are issued in batches while the next page drafts.
-    issuing: asyncio.Task[None] | None = None
-    while True:
-        run, settings, clients = await in_tenant_transaction(pool, tenant_id, load)
-        if not clients:
-            break
-        page = await asyncio.gather(*(one(run, settings, c) for c in clients))
-        drafted = [d for d in page if d]
-        if issuing is not None:
-            await issuing
-        if run.auto_issue:
-            issuing = asyncio.create_task(_issue_all(runtime, run, drafted))
-        after = clients[-1]
-    if issuing is not None:
-        await issuing
+    run, settings = (await in_tenant_transaction(pool, tenant_id, lambda c: load(c, None)))[:2]
+    await _pipeline(runtime, run, settings, next_page, concurrency)
     if run.auto_issue and run.status == "running":
         # Drafts a crash left between their draft and issue transactions.
         async def leftovers(conn: Connection) -> list[tuple[UUID, UUID]]:
@@ -142,6 +125,62 @@ async def process_run(
         return done
 
     return await in_tenant_transaction(pool, tenant_id, finish)
+
+
+async def _pipeline(
+    runtime: Runtime,
+    run: BillingRun,
+    settings: InvoiceSettings,
+    next_page: Callable[[UUID | None], Awaitable[list[UUID]]],
+    concurrency: int,
+) -> None:
+    """Pages of clients feed `concurrency` drafters, whose drafts feed `_ISSUERS` issuers
+    taking up to `_ISSUE_BATCH` at a time (more when issuing lags, so the number series is
+    locked once for many). No stage waits for a page boundary."""
+    clients: asyncio.Queue[UUID | None] = asyncio.Queue(maxsize=_PAGE)
+    drafted: asyncio.Queue[tuple[UUID, InvoiceView] | None] = asyncio.Queue()
+
+    async def feed() -> None:
+        page = await next_page(None)
+        while page:
+            for client_id in page:
+                await clients.put(client_id)
+            page = await next_page(page[-1])
+        for _ in range(concurrency):
+            await clients.put(None)
+
+    async def drafter() -> None:
+        while (client_id := await clients.get()) is not None:
+            draft = await _draft_client(runtime, run, client_id, settings)
+            if draft is not None and run.auto_issue:
+                await drafted.put(draft)
+
+    async def issuer() -> None:
+        while True:
+            first = await drafted.get()
+            if first is None:
+                drafted.put_nowait(None)  # for the other issuers
+                return
+            batch: list[tuple[UUID, InvoiceView | UUID]] = [first]
+            while len(batch) < _ISSUE_BATCH and not drafted.empty():
+                item = drafted.get_nowait()
+                if item is None:
+                    drafted.put_nowait(None)
+                    break
+                batch.append(item)
+            await _issue_batch(runtime, run, batch)
+
+    async def drafting() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(feed())
+            for _ in range(concurrency):
+                group.create_task(drafter())
+        drafted.put_nowait(None)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(drafting())
+        for _ in range(_ISSUERS):
+            group.create_task(issuer())
 
 
 async def _draft_client(
@@ -181,35 +220,30 @@ async def _draft_client(
 async def _issue_all(
     runtime: Runtime, run: BillingRun, drafts: Sequence[tuple[UUID, InvoiceView | UUID]]
 ) -> None:
-    """Issue drafts `_ISSUE_BATCH` per transaction, two batches at a time: the series row is
-    locked only from a batch's block of numbers to its commit, so one batch checks its drafts
-    while the other commits. A refused draft (stale, say) is recorded as its client's failure
-    and the others go ahead."""
-    gate = asyncio.Semaphore(2)
+    for first in range(0, len(drafts), _ISSUE_BATCH):
+        await _issue_batch(runtime, run, drafts[first : first + _ISSUE_BATCH])
 
-    async def batch_of(batch: Sequence[tuple[UUID, InvoiceView | UUID]]) -> None:
-        clients = {_invoice_id(d): client for client, d in batch}
 
-        async def issue(conn: Connection) -> None:
-            # A retried batch (connection lost at COMMIT) skips what it already issued.
-            still = await rows.still_drafts(conn, list(clients))
-            _, refused = await issue_many(
-                conn, runtime, [d for _, d in batch if _invoice_id(d) in still]
-            )
-            for invoice_id, exc in refused:
-                client_id = clients[invoice_id]
-                failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
-                await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
+async def _issue_batch(
+    runtime: Runtime, run: BillingRun, batch: Sequence[tuple[UUID, InvoiceView | UUID]]
+) -> None:
+    """Issue a batch in one transaction: the series row is locked only from the batch's
+    block of numbers to its commit, so one issuer checks its drafts while the other commits.
+    A refused draft (stale, say) is recorded as its client's failure; the others go ahead."""
+    clients = {_invoice_id(d): client for client, d in batch}
 
-        async with gate:
-            await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
-
-    await asyncio.gather(
-        *(
-            batch_of(drafts[first : first + _ISSUE_BATCH])
-            for first in range(0, len(drafts), _ISSUE_BATCH)
+    async def issue(conn: Connection) -> None:
+        # A retried batch (connection lost at COMMIT) skips what it already issued.
+        still = await rows.still_drafts(conn, list(clients))
+        _, refused = await issue_many(
+            conn, runtime, [d for _, d in batch if _invoice_id(d) in still]
         )
-    )
+        for invoice_id, exc in refused:
+            client_id = clients[invoice_id]
+            failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
+            await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
+
+    await in_tenant_transaction(runtime.require_pool(), run.tenant_id, issue)
 
 
 def _invoice_id(draft: InvoiceView | UUID) -> UUID:
