@@ -185,13 +185,41 @@ async def update(conn: Connection, invoice: Invoice) -> None:
     )
 
 
-async def update_many(conn: Connection, invoices: Sequence[Invoice]) -> None:
-    cols = [c for c in _INVOICE_COLS if c not in ("tenant_id", "id", "created_at")]
-    args = []
-    for invoice in invoices:
-        values = dict(zip(_INVOICE_COLS, _invoice_values(invoice), strict=True))
-        args.append([invoice.tenant_id, invoice.id, *[values[c] for c in cols]])
-    await conn.executemany(rows.update_sql(INVOICES, Invoice), args)
+_ISSUED_COLUMNS = {
+    "status": "text",
+    "number": "text",
+    "due_date": "date",
+    "seller_snapshot": "jsonb",
+    "payment_status": "text",
+    "collection_status": "text",
+    "version": "integer",
+    "updated_at": "timestamptz",
+    "issued_at": "timestamptz",
+    "partially_paid_at": "timestamptz",
+    "paid_at": "timestamptz",
+}
+
+
+async def mark_issued(conn: Connection, invoices: Sequence[Invoice]) -> None:
+    """Write what issuing changes, for many invoices in one statement."""
+    cols = list(_ISSUED_COLUMNS)
+    sets = ", ".join(f"{c} = r.{c}" for c in cols)
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_ISSUED_COLUMNS.values(), start=2))
+    values = [
+        [
+            json.dumps(getattr(i, c))
+            if c in _JSON_COLS and getattr(i, c) is not None
+            else getattr(i, c)
+            for i in invoices
+        ]
+        for c in cols
+    ]
+    await conn.execute(
+        f"UPDATE invoices AS v SET {sets} FROM unnest($1::uuid[], {arrays}) "
+        f"AS r(id, {', '.join(cols)}) WHERE v.id = r.id",
+        [i.id for i in invoices],
+        *values,
+    )
 
 
 async def lines_of(conn: Connection, invoice_id: UUID) -> list[InvoiceLine]:

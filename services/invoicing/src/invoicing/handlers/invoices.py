@@ -368,7 +368,7 @@ async def _issue_ready(
         if issued.payment_status == "paid":
             events.append(outgoing.invoice_paid(issued, event_id=runtime.new_id()))
         views.append(InvoiceView(issued, view.lines, view.entries))
-    await rows.update_many(conn, [v.invoice for v in views])
+    await rows.mark_issued(conn, [v.invoice for v in views])
     await enqueue_many(conn, events)
     return views
 
