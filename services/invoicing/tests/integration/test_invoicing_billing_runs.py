@@ -124,3 +124,37 @@ async def test_bad_runs_are_refused(invoicing: Invoicing, tenant_id: uuid.UUID) 
     assert too_long.status_code == 422
     assert unknown.status_code == 404
     assert forbidden.status_code == 403
+
+
+async def test_a_run_bills_a_retainer_client_without_time_once(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    client_id = await invoicing.client(tenant_id)
+    first_day = DAY.date().replace(day=1)
+    async with invoicing.http(tenant_id) as http:
+        rule = await http.post(
+            "/v1/rate-rules",
+            json={
+                "kind": "monthly_retainer",
+                "client_id": str(client_id),
+                "currency": "EUR",
+                "amount_minor": 300000,
+                "effective_from": str(first_day),
+                "description": "Support",
+            },
+        )
+        assert rule.status_code == 201, rule.text
+        month = {"period_start": str(first_day), "period_end": str(DAY.date())}
+        first = await http.post("/v1/billing-runs", json=month)
+        done = await finished(invoicing, tenant_id, first.headers["Location"])
+        again = await http.post("/v1/billing-runs", json=month)
+        redone = await finished(invoicing, tenant_id, again.headers["Location"])
+        invoices = (await http.get("/v1/invoices", params={"client_id": str(client_id)})).json()[
+            "items"
+        ]
+    assert done["totals"] == [
+        {"currency": "EUR", "invoices": 1, "issued": 0, "total_minor": 300000}
+    ]
+    # The month is billed: the second run drafts nothing and reports no failure.
+    assert (redone["totals"], redone["failures"]) == ([], [])
+    assert len(invoices) == 1

@@ -10,30 +10,47 @@ from servicekit.db import Connection, Pool
 
 RUNS = "billing_runs"
 
-# Clients with unbilled billable time in the window that the run has neither invoiced nor
-# given up on, after `$4` in id order: probed per project through the unbilled index, so a
-# page costs its clients, not the whole ledger.
+# Clients the run may have work for, after `$4` in id order: unbilled billable time in the
+# window, a monthly retainer in effect in the period, or billed time changed since its issue
+# (an adjustment). Neither invoiced by the run nor given up on. Probed per client through
+# indexes, so a page costs its clients, not the whole ledger.
 NEXT_CLIENTS = """
-SELECT DISTINCT p.client_id
-FROM project_replicas p
-WHERE ($4::uuid IS NULL OR p.client_id > $4)
-    AND EXISTS (
-        SELECT 1 FROM ledger_entries l
-        WHERE l.tenant_id = p.tenant_id AND l.project_id = p.project_id
-            AND l.billable AND NOT l.deleted AND l.started_at >= $1 AND l.started_at < $2
-            AND NOT EXISTS (
-                SELECT 1 FROM invoice_entries e
-                WHERE e.tenant_id = l.tenant_id AND e.entry_id = l.entry_id AND e.active
-            )
+SELECT c.client_id
+FROM client_replicas c
+WHERE NOT c.deleted AND ($4::uuid IS NULL OR c.client_id > $4)
+    AND (
+        EXISTS (
+            SELECT 1 FROM project_replicas p
+            JOIN ledger_entries l ON l.tenant_id = p.tenant_id AND l.project_id = p.project_id
+            WHERE p.tenant_id = c.tenant_id AND p.client_id = c.client_id
+                AND l.billable AND NOT l.deleted AND l.started_at >= $1 AND l.started_at < $2
+                AND NOT EXISTS (
+                    SELECT 1 FROM invoice_entries e
+                    WHERE e.tenant_id = l.tenant_id AND e.entry_id = l.entry_id AND e.active
+                )
+        )
+        OR EXISTS (
+            SELECT 1 FROM rate_rules r
+            WHERE r.tenant_id = c.tenant_id AND r.client_id = c.client_id
+                AND r.kind = 'monthly_retainer' AND r.currency = c.currency
+                AND r.effective_from <= $6 AND (r.effective_to IS NULL OR r.effective_to >= $7)
+        )
+        OR EXISTS (
+            SELECT 1 FROM invoices i
+            JOIN invoice_entries e ON e.tenant_id = i.tenant_id AND e.invoice_id = i.id
+            JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id
+            WHERE i.tenant_id = c.tenant_id AND i.client_id = c.client_id
+                AND i.status = 'issued' AND e.active AND l.version > e.entry_version
+        )
     )
     AND NOT EXISTS (
-        SELECT 1 FROM invoices i WHERE i.billing_run_id = $3 AND i.client_id = p.client_id
+        SELECT 1 FROM invoices i WHERE i.billing_run_id = $3 AND i.client_id = c.client_id
     )
     AND NOT EXISTS (
         SELECT 1 FROM billing_run_failures f
-        WHERE f.billing_run_id = $3 AND f.client_id = p.client_id
+        WHERE f.billing_run_id = $3 AND f.client_id = c.client_id
     )
-ORDER BY p.client_id
+ORDER BY c.client_id
 LIMIT $5
 """
 
@@ -54,7 +71,9 @@ async def next_clients(  # noqa: PLR0917
     after: UUID | None,
     limit: int,
 ) -> list[UUID]:
-    found = await conn.fetch(NEXT_CLIENTS, start, end, run.id, after, limit)
+    found = await conn.fetch(
+        NEXT_CLIENTS, start, end, run.id, after, limit, run.period_end, run.period_start
+    )
     return [r["client_id"] for r in found]
 
 

@@ -14,6 +14,7 @@ from invoicing.db import invoices as invoice_rows
 from invoicing.db import settings as settings_rows
 from invoicing.domain.billing_runs import BillingRun, RunFailure
 from invoicing.domain.drafting import DraftInvoice
+from invoicing.domain.errors import NothingToBill
 from invoicing.domain.invoices import GroupBy
 from invoicing.domain.periods import Period, utc_bounds
 from invoicing.domain.settings import InvoiceSettings
@@ -207,6 +208,8 @@ async def _draft_client(
         view = await in_tenant_transaction(pool, run.tenant_id, draft)
     except asyncpg.UniqueViolationError:
         return None  # another worker billed this client in this run
+    except NothingToBill:
+        return None  # a retainer already billed for the period, say: nothing is wrong
     except ServiceError as exc:
         await _failed(runtime, run, client_id, exc)
         return None
