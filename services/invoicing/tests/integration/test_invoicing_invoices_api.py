@@ -553,3 +553,42 @@ async def test_overdue_job_marks_each_past_due_invoice_once_and_catches_up(
     )
     assert len(records) == 1
     assert decode_event(records[0].value).payload.balance_minor == 14000
+
+
+async def test_a_projects_time_lines_take_their_own_tax_and_discount(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    c = await priced_client(invoicing, tenant_id)
+    other = await invoicing.project(tenant_id, c["client_id"], increment=15, mode="up")
+    await log_three(invoicing, tenant_id, c["project_id"])
+    await invoicing.entry(tenant_id, other, started_at=DAY, minutes=60, member_id=MEMBER_B)
+    async with invoicing.http(tenant_id) as http:
+        export = await http.post(
+            "/v1/tax-rates", json={"name": "Export", "percent": "0", "treatment": "zero_rated"}
+        )
+        body = {
+            "client_id": str(c["client_id"]),
+            "time_lines": [
+                {
+                    "project_id": str(other),
+                    "tax_rate_id": export.json()["id"],
+                    "discount": {"kind": "percent", "value": "10"},
+                }
+            ],
+        }
+        draft = await http.post("/v1/invoices", json=body)
+        twice = await http.post("/v1/invoices", json={**body, "time_lines": body["time_lines"] * 2})
+    assert draft.status_code == 201, draft.text
+    lines = {line["project_id"]: line for line in draft.json()["lines"]}
+    special = lines[str(other)]
+    # 1 h at the tenant default 100.00, 10 % off, zero-rated.
+    assert (special["amount_minor"], special["discount_minor"], special["tax_minor"]) == (
+        10000,
+        1000,
+        0,
+    )
+    assert special["tax"]["treatment"] == "zero_rated"
+    assert {
+        line["tax"]["name"] for line in draft.json()["lines"] if line["project_id"] != str(other)
+    } == {"VAT 20%"}
+    assert twice.status_code == 422

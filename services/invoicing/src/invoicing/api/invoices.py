@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from invoicing.api.fields import BillingDate
 from invoicing.db import invoices as invoice_rows
 from invoicing.db import settings as settings_rows
-from invoicing.domain.drafting import DraftInvoice, ManualLineRequest
+from invoicing.domain.drafting import DraftInvoice, ManualLineRequest, TimeLineTerms
 from invoicing.domain.errors import InvoiceNotFound
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine, require_status
 from invoicing.domain.periods import Period, local_date
@@ -89,6 +89,14 @@ class ManualLineIn(BaseModel):
         return self
 
 
+class TimeLineTermsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: UUID
+    tax_rate_id: UUID | None = Field(None, description="Tax of this project's time lines.")
+    discount: DiscountIn | None = Field(None, description="Discount on each of its time lines.")
+
+
 class InvoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -104,10 +112,18 @@ class InvoiceIn(BaseModel):
     tax_rate_id: UUID | None = Field(None, description="Tax on time lines; default the client's.")
     discount: DiscountIn | None = Field(None, description="Invoice discount, spread over lines.")
     lines: list[ManualLineIn] = Field(default_factory=list, max_length=500)
+    time_lines: list[TimeLineTermsIn] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Per project: its time lines' own tax rate and discount.",
+    )
     notes: str | None = Field(None, max_length=5000, description="Printed on the invoice.")
 
     @model_validator(mode="after")
     def _period(self) -> Self:
+        projects = [t.project_id for t in self.time_lines]
+        if len(set(projects)) != len(projects):
+            raise ValueError("each project at most once in time_lines")
         if (self.period_start is None) != (self.period_end is None):
             raise ValueError("give both period_start and period_end, or neither")
         if self.period_start and self.period_end and self.period_end < self.period_start:
@@ -139,6 +155,14 @@ class InvoiceIn(BaseModel):
                 for m in self.lines
             ),
             notes=self.notes,
+            time_terms=tuple(
+                TimeLineTerms(
+                    project_id=t.project_id,
+                    tax_rate_id=t.tax_rate_id,
+                    discount=t.discount.domain() if t.discount else None,
+                )
+                for t in self.time_lines
+            ),
         )
 
 

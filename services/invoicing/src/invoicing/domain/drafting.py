@@ -313,6 +313,15 @@ class ManualLineRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeLineTerms:
+    """A project's time lines on one draft: their own tax rate and/or discount."""
+
+    project_id: UUID
+    tax_rate_id: UUID | None = None
+    discount: Discount | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DraftInvoice:
     """Command: draft one client's invoice from its unbilled time in a period, plus lines."""
 
@@ -326,6 +335,8 @@ class DraftInvoice:
     lines: tuple[ManualLineRequest, ...] = ()
     notes: str | None = None
     billing_run_id: UUID | None = None
+    # Per project: the tax and discount of its time lines (others take the draft's tax).
+    time_terms: tuple[TimeLineTerms, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,7 @@ async def draft_in(
             "add a rate rule and draft again",
             entry_ids=[str(e) for e in unpriced[:_LISTED]],
         )
-    drafted = [*plan.lines, *adjustments]
+    drafted = [*(await _with_terms(conn, plan.lines, cmd)), *adjustments]
     await rows.acknowledge(conn, unchanged)
     if not drafted:
         raise NothingToBill("no unbilled time in the period and no lines were given")
@@ -245,6 +245,31 @@ def _billed_amounts(line: DraftLine, priced: PricedLine, currency: str) -> list[
         return shares
     parts = Money(priced.taxable_minor, currency).allocate(shares)
     return [part.amount for part in parts]
+
+
+async def _with_terms(
+    conn: Connection, lines: Sequence[DraftLine], cmd: DraftInvoice
+) -> list[DraftLine]:
+    """Time lines of the projects named in `cmd.time_terms` take their tax and discount."""
+    terms = {}
+    for i, t in enumerate(cmd.time_terms):
+        tax = await _tax(conn, t.tax_rate_id, f"time_lines/{i}/tax_rate_id")
+        terms[t.project_id] = (t, tax)
+    result = []
+    for line in lines:
+        found = terms.get(line.project_id) if line.kind == "time" and line.project_id else None
+        if found is None:
+            result.append(line)
+            continue
+        t, tax = found
+        result.append(
+            dataclasses.replace(
+                line,
+                tax=tax if t.tax_rate_id is not None else line.tax,
+                discount=t.discount or line.discount,
+            )
+        )
+    return result
 
 
 async def _tax(conn: Connection, rate_id: UUID | None, field: str) -> Tax | None:
