@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
@@ -82,7 +83,9 @@ def process_soon(runtime: Runtime, tenant_id: UUID, run_id: UUID, concurrency: i
             running.discard(run_id)
 
     tasks: set[asyncio.Task[None]] = runtime.state.setdefault(_TASKS, set())
-    task = asyncio.create_task(work(), name=f"billing-run:{run_id}")
+    # A context of its own: the run must not live inside the trace (or the sampling
+    # decision) of the request that started it, for thousands of invoices.
+    task = asyncio.create_task(work(), name=f"billing-run:{run_id}", context=contextvars.Context())
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 
