@@ -63,6 +63,15 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
         return created
 
     viewer = await post("/v1/api-keys", {"name": "reader", "role": "viewer"})
+    user = await post(
+        "/v1/users",
+        {
+            "email": f"{uuid.uuid4()}@x.io",
+            "name": "U",
+            "password": "long password",
+            "role": "member",
+        },
+    )
     client = await post("/v1/clients", {"name": f"{name} client", "currency": "EUR"})
     project = await post("/v1/projects", {"client_id": client["id"], "name": "P"})
     member = await post("/v1/members", {"name": "M", "email": f"{uuid.uuid4()}@x.io"})
@@ -131,6 +140,7 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
             "entry_id": entry["id"],
             "timer_id": timer["id"],
             "key_id": viewer["id"],
+            "user_id": user["id"],
             "tax_rate_id": tax_rate["id"],
             "rate_rule_id": rule["id"],
             "invoice_id": invoice["id"],

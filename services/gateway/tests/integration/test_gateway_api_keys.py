@@ -511,3 +511,86 @@ async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(
     )
 
     assert sorted(r.status_code for r in answers) == [200, 401, 401, 401, 401]
+
+
+async def _user_and_login(http: httpx.AsyncClient) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    made = await new_tenant(http)
+    admin = made["api_key"]["key"]
+    body = {
+        "email": "lin@example.com",
+        "name": "Lin",
+        "password": "first password",
+        "role": "member",
+    }
+    user = (await http.post("/v1/users", json=body, headers=bearer(admin))).json()
+    login = {"tenant_id": made["id"], "email": body["email"], "password": body["password"]}
+    return admin, user, login
+
+
+async def test_a_replayed_refresh_token_revokes_its_whole_family(
+    http: httpx.AsyncClient,
+) -> None:
+    _, _, login = await _user_and_login(http)
+    stolen = (await http.post("/v1/auth/token", json=login)).json()["refresh_token"]
+    other_login = (await http.post("/v1/auth/token", json=login)).json()["refresh_token"]
+    owner = (await http.post("/v1/auth/refresh", json={"refresh_token": stolen})).json()
+    # The thief replays the copied token: refused, and the owner's new one ends with it.
+    replay = await http.post("/v1/auth/refresh", json={"refresh_token": stolen})
+    owners_next = await http.post(
+        "/v1/auth/refresh", json={"refresh_token": owner["refresh_token"]}
+    )
+    unrelated = await http.post("/v1/auth/refresh", json={"refresh_token": other_login})
+    problem(replay, 401, "unauthorized")
+    problem(owners_next, 401, "unauthorized")
+    assert unrelated.status_code == 200  # another login's family is untouched
+
+
+async def test_admins_rename_disable_and_reset_users_and_sessions_end(
+    http: httpx.AsyncClient,
+) -> None:
+    admin, user, login = await _user_and_login(http)
+    url = f"/v1/users/{user['id']}"
+    refresh_token = (await http.post("/v1/auth/token", json=login)).json()["refresh_token"]
+    got = await http.get(url, headers=bearer(admin))
+    no_version = await http.patch(url, json={"disabled": True}, headers=bearer(admin))
+    disabled = await http.patch(
+        url, json={"disabled": True}, headers={**bearer(admin), "If-Match": got.headers["ETag"]}
+    )
+    refused_login = await http.post("/v1/auth/token", json=login)
+    refused_refresh = await http.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
+    enabled = await http.patch(
+        url,
+        json={"disabled": False, "role": "viewer", "name": "Lin Y."},
+        headers={**bearer(admin), "If-Match": disabled.headers["ETag"]},
+    )
+    back = await http.post("/v1/auth/token", json=login)
+    reset = await http.patch(
+        url,
+        json={"password": "second password"},
+        headers={**bearer(admin), "If-Match": enabled.headers["ETag"]},
+    )
+    old_password = await http.post("/v1/auth/token", json=login)
+    old_session = await http.post(
+        "/v1/auth/refresh", json={"refresh_token": back.json()["refresh_token"]}
+    )
+    new_password = await http.post("/v1/auth/token", json={**login, "password": "second password"})
+    null_name = await http.patch(
+        url, json={"name": None}, headers={**bearer(admin), "If-Match": reset.headers["ETag"]}
+    )
+    unknown = await http.get(f"/v1/users/{uuid.uuid4()}", headers=bearer(admin))
+    assert got.status_code == 200
+    problem(no_version, 428, "precondition-required")
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["disabled_at"] is not None
+    problem(refused_login, 401, "unauthorized")
+    problem(refused_refresh, 401, "unauthorized")
+    assert (enabled.json()["disabled_at"], enabled.json()["role"]) == (None, "viewer")
+    assert enabled.json()["name"] == "Lin Y."
+    assert back.status_code == 200
+    assert reset.status_code == 200
+    assert "password" not in reset.text
+    problem(old_password, 401, "unauthorized")
+    problem(old_session, 401, "unauthorized")
+    assert new_password.status_code == 200
+    problem(null_name, 422, "invalid-field")
+    problem(unknown, 404, "user-not-found")

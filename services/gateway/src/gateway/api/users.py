@@ -7,13 +7,15 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from gateway.api.common import Admin, RuntimeDep
 from gateway.domain.users import User
 from gateway.handlers import limits, users
 from servicekit.identity import Role
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from servicekit.problems import FieldInvalid
+from servicekit.versioning import IfMatch, etag
 
 router = APIRouter(tags=["users"])
 
@@ -32,6 +34,7 @@ class UserOut(BaseModel):
     role: Role
     created_at: datetime
     disabled_at: datetime | None
+    version: int
 
     @classmethod
     def of(cls, u: User) -> UserOut:
@@ -42,7 +45,21 @@ class UserOut(BaseModel):
             role=u.role,
             created_at=u.created_at,
             disabled_at=u.disabled_at,
+            version=u.version,
         )
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    role: Role | None = Field(None, description="Applies from the user's next refresh.")
+    disabled: bool | None = Field(
+        None, description="A disabled user cannot log in; their refresh tokens end at once."
+    )
+    password: str | None = Field(
+        None, min_length=12, max_length=256, description="A new password; ends their sessions."
+    )
 
 
 class LoginIn(BaseModel):
@@ -89,6 +106,37 @@ async def list_users(
 ) -> Page[UserOut]:
     found = await users.list_users(runtime, identity, sort=sort, cursor=cursor, limit=limit)
     return Page[UserOut](items=[UserOut.of(u) for u in found.items], next_cursor=found.next_cursor)
+
+
+@router.get("/v1/users/{user_id}", response_model=UserOut)
+async def get_user(
+    user_id: UUID, response: Response, runtime: RuntimeDep, identity: Admin
+) -> UserOut:
+    user = await users.get_user(runtime, identity, user_id)
+    response.headers["ETag"] = etag(user.version)
+    return UserOut.of(user)
+
+
+@router.patch("/v1/users/{user_id}", response_model=UserOut)
+async def revise_user(
+    user_id: UUID,
+    body: UserPatch,
+    response: Response,
+    runtime: RuntimeDep,
+    identity: Admin,
+    if_match: IfMatch = None,
+) -> UserOut:
+    """Rename, change the role, disable or enable, or set a new password (send If-Match)."""
+    sent = body.model_dump(exclude_unset=True)
+    password = sent.pop("password", None)
+    for name in sorted(sent):
+        if sent[name] is None:
+            raise FieldInvalid(name, "cannot be null")
+    user = await users.revise_user(
+        runtime, identity, user_id, sent, password=password, if_match=if_match
+    )
+    response.headers["ETag"] = etag(user.version)
+    return UserOut.of(user)
 
 
 def _tokens(response: Response, t: users.Tokens) -> TokensOut:

@@ -10,7 +10,7 @@ from gateway.domain.users import User
 from servicekit.db import Connection
 from servicekit.pagination import Row
 
-_COLUMNS = "tenant_id, id, email, name, role, created_at, disabled_at"
+_COLUMNS = "tenant_id, id, email, name, role, created_at, disabled_at, version"
 LIST_SELECT = f"SELECT {_COLUMNS} FROM users"
 
 
@@ -23,6 +23,7 @@ def to_user(row: Row) -> User:
         role=row["role"],
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+        version=row["version"],
     )
 
 
@@ -49,21 +50,44 @@ async def by_email(conn: Connection, email: str) -> tuple[User, str] | None:
     return None if row is None else (to_user(row), row["password_hash"])
 
 
-async def get(conn: Connection, user_id: UUID) -> User | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
+async def get(conn: Connection, user_id: UUID, *, lock: bool = False) -> User | None:
+    sql = f"SELECT {_COLUMNS} FROM users WHERE id = $1" + (" FOR UPDATE" if lock else "")
+    row = await conn.fetchrow(sql, user_id)
     return None if row is None else to_user(row)
 
 
+async def update(conn: Connection, user: User, password_hash: str | None = None) -> None:
+    await conn.execute(
+        "UPDATE users SET name = $2, role = $3, disabled_at = $4, version = $5, "
+        "password_hash = coalesce($6, password_hash) WHERE id = $1",
+        user.id,
+        user.name,
+        user.role,
+        user.disabled_at,
+        user.version,
+        password_hash,
+    )
+
+
+async def revoke_refresh_of_user(conn: Connection, user_id: UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+        now,
+    )
+
+
 async def store_refresh(
-    conn: Connection, user: User, token_hash: bytes, expires_at: datetime
+    conn: Connection, user: User, token_hash: bytes, expires_at: datetime, family_id: UUID
 ) -> None:
     await conn.execute(
-        "INSERT INTO refresh_tokens (tenant_id, token_hash, user_id, expires_at)"
-        " VALUES ($1, $2, $3, $4)",
+        "INSERT INTO refresh_tokens (tenant_id, token_hash, user_id, expires_at, family_id)"
+        " VALUES ($1, $2, $3, $4, $5)",
         user.tenant_id,
         token_hash,
         user.id,
         expires_at,
+        family_id,
     )
 
 
@@ -76,12 +100,28 @@ async def refresh_tenant(conn: Connection, token_hash: bytes) -> UUID | None:
     return tenant
 
 
-async def use_refresh(conn: Connection, token_hash: bytes, now: datetime) -> UUID | None:
-    """Mark a live refresh token used; its user, or None if used, expired or unknown."""
-    user_id: UUID | None = await conn.fetchval(
-        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1"
-        " AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+async def use_refresh(
+    conn: Connection, token_hash: bytes, now: datetime
+) -> tuple[UUID, UUID] | None:
+    """Mark a live refresh token used: (user, family), or None if it is not live.
+
+    A token used before and presented again was copied: its whole family (every token
+    refreshed from the same login) is revoked, the thief's and the owner's alike."""
+    row = await conn.fetchrow(
+        "SELECT user_id, family_id, used_at, revoked_at, expires_at FROM refresh_tokens "
+        "WHERE token_hash = $1 FOR UPDATE",
         token_hash,
-        now,
     )
-    return user_id
+    if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
+        return None
+    if row["used_at"] is not None:
+        await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+            row["family_id"],
+            now,
+        )
+        return None
+    await conn.execute(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1", token_hash, now
+    )
+    return row["user_id"], row["family_id"]

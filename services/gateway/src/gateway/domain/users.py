@@ -33,6 +33,7 @@ class User:
     role: Role
     created_at: datetime
     disabled_at: datetime | None
+    version: int = 1
 
     @property
     def principal(self) -> str:

@@ -4,7 +4,10 @@ a single-use refresh token."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from gateway.db import users as rows
@@ -22,8 +25,9 @@ from gateway.settings import GatewaySettings
 from servicekit.db import Connection, tenant_transaction
 from servicekit.identity import Identity, Role
 from servicekit.pagination import Page, Query, SortColumn, fetch_page
-from servicekit.problems import ConflictError, UnauthorizedError
+from servicekit.problems import ConflictError, NotFoundError, UnauthorizedError
 from servicekit.service import Runtime
+from servicekit.versioning import check_version
 
 USER_SORTS = {
     "created_at": SortColumn("created_at", "timestamptz"),
@@ -109,16 +113,68 @@ async def refresh(runtime: Runtime, token: str) -> Tokens:
     if tenant_id is None:
         raise refused
     async with tenant_transaction(pool, tenant_id) as conn:
-        user_id = await rows.use_refresh(conn, token_hash, runtime.clock())
-        user = await rows.get(conn, user_id) if user_id is not None else None
-        if user is None or user.disabled_at is not None:
-            raise refused
-        return await _issue(runtime, conn, user)
+        used = await rows.use_refresh(conn, token_hash, runtime.clock())
+        user = await rows.get(conn, used[0]) if used is not None else None
+        if used is None or user is None or user.disabled_at is not None:
+            refusal = refused
+        else:
+            return await _issue(runtime, conn, user, family_id=used[1])
+    # Outside the transaction: a replayed token's family revocation is committed first.
+    raise refusal
 
 
-async def _issue(runtime: Runtime, conn: Connection, user: User) -> Tokens:
+async def _issue(
+    runtime: Runtime, conn: Connection, user: User, *, family_id: UUID | None = None
+) -> Tokens:
     now = runtime.clock()
     clear, token_hash = new_refresh_token()
-    await rows.store_refresh(conn, user, token_hash, now + REFRESH_TTL)
+    family = family_id or runtime.new_id()
+    await rows.store_refresh(conn, user, token_hash, now + REFRESH_TTL, family)
     access = access_tokens(runtime).sign(user)
     return Tokens(access, clear, int(ACCESS_TTL.total_seconds()))
+
+
+class UserNotFound(NotFoundError):
+    slug = "user-not-found"
+    title = "User not found"
+
+
+async def get_user(runtime: Runtime, identity: Identity, user_id: UUID) -> User:
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        user = await rows.get(conn, user_id)
+    if user is None:
+        raise UserNotFound(f"no user {user_id}")
+    return user
+
+
+async def revise_user(
+    runtime: Runtime,
+    identity: Identity,
+    user_id: UUID,
+    changes: Mapping[str, Any],
+    *,
+    password: str | None,
+    if_match: str | None,
+) -> User:
+    """Name, role, disabled, password. Disabling or a new password ends every refresh token
+    of the user (access tokens already out end within 15 minutes); a new role applies from
+    the user's next refresh."""
+    now = runtime.clock()
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        user = await rows.get(conn, user_id, lock=True)
+        if user is None:
+            raise UserNotFound(f"no user {user_id}")
+        check_version(if_match, user.version)
+        fields = dict(changes)
+        if "disabled" in fields:
+            disabled = fields.pop("disabled")
+            fields["disabled_at"] = (user.disabled_at or now) if disabled else None
+        new = dataclasses.replace(user, **fields)
+        if new == user and password_hash is None:
+            return user
+        new = dataclasses.replace(new, version=user.version + 1)
+        await rows.update(conn, new, password_hash)
+        if password_hash is not None or (new.disabled_at and not user.disabled_at):
+            await rows.revoke_refresh_of_user(conn, user_id, now)
+        return new
