@@ -546,17 +546,22 @@ async def test_a_replayed_refresh_token_revokes_its_whole_family(
 
 
 async def test_admins_rename_disable_and_reset_users_and_sessions_end(
-    http: httpx.AsyncClient,
+    gateway: Gateway, http: httpx.AsyncClient
 ) -> None:
     admin, user, login = await _user_and_login(http)
     url = f"/v1/users/{user['id']}"
-    refresh_token = (await http.post("/v1/auth/token", json=login)).json()["refresh_token"]
+    first = (await http.post("/v1/auth/token", json=login)).json()
+    refresh_token, access = first["refresh_token"], first["access_token"]
+    as_member = await http.get("/v1/clients", headers=bearer(access))
+    role_before = gateway.seen[-1].role
     got = await http.get(url, headers=bearer(admin))
     no_version = await http.patch(url, json={"disabled": True}, headers=bearer(admin))
     disabled = await http.patch(
         url, json={"disabled": True}, headers={**bearer(admin), "If-Match": got.headers["ETag"]}
     )
     refused_login = await http.post("/v1/auth/token", json=login)
+    # The access token already out stops at once on this replica (others within seconds).
+    disabled_access = await http.get("/v1/clients", headers=bearer(access))
     refused_refresh = await http.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
     enabled = await http.patch(
         url,
@@ -564,6 +569,8 @@ async def test_admins_rename_disable_and_reset_users_and_sessions_end(
         headers={**bearer(admin), "If-Match": disabled.headers["ETag"]},
     )
     back = await http.post("/v1/auth/token", json=login)
+    as_viewer = await http.get("/v1/clients", headers=bearer(access))
+    role_after = gateway.seen[-1].role
     reset = await http.patch(
         url,
         json={"password": "second password"},
@@ -584,6 +591,10 @@ async def test_admins_rename_disable_and_reset_users_and_sessions_end(
     assert disabled.json()["disabled_at"] is not None
     problem(refused_login, 401, "unauthorized")
     problem(refused_refresh, 401, "unauthorized")
+    assert (as_member.status_code, role_before) == (200, "member")
+    problem(disabled_access, 401, "unauthorized")
+    # The same old token now reaches the services with the role the user has today.
+    assert (as_viewer.status_code, role_after) == (200, "viewer")
     assert (enabled.json()["disabled_at"], enabled.json()["role"]) == (None, "viewer")
     assert enabled.json()["name"] == "Lin Y."
     assert back.status_code == 200

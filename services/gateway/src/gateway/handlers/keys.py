@@ -11,7 +11,7 @@ from uuid import UUID
 from gateway.db import api_keys as rows
 from gateway.domain.api_keys import StoredKey, matches, new_key, prefix_of
 from gateway.domain.auth import dev_identity
-from gateway.handlers.users import access_tokens
+from gateway.handlers.users import access_tokens, current_identity
 from gateway.settings import GatewaySettings
 from servicekit.db import Connection, tenant_transaction
 from servicekit.identity import Identity, Role
@@ -94,7 +94,7 @@ async def authenticate(runtime: Runtime, key: str) -> Identity:
         user = access_tokens(runtime).verify(key)
         if user is None:
             raise UnauthorizedError("invalid or expired access token", headers=_BEARER)
-        return user
+        return await current_identity(runtime, user)
     prefix = prefix_of(key)
     if prefix is None or runtime.pool is None:
         raise unknown

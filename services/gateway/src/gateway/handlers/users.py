@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -177,4 +178,42 @@ async def revise_user(
         await rows.update(conn, new, password_hash)
         if password_hash is not None or (new.disabled_at and not user.disabled_at):
             await rows.revoke_refresh_of_user(conn, user_id, now)
-        return new
+    # This replica at once; the others within USER_STATE_TTL_S.
+    forget_user(runtime, user_id)
+    return new
+
+
+_USER_STATE = "user_state"
+# How long a replica trusts what it last read of a user (role, disabled) for access tokens.
+USER_STATE_TTL_S = 5.0
+_USER_STATE_MAX = 10_000
+
+
+async def current_identity(runtime: Runtime, identity: Identity) -> Identity:
+    """A verified access token's identity with the user's role as it is now; 401 for a
+    disabled or deleted user. Read at most every `USER_STATE_TTL_S` per user and replica, so
+    disabling or a role change applies within seconds, not at the token's expiry."""
+    try:
+        user_id = UUID(identity.principal.removeprefix("user:"))
+    except ValueError:
+        raise UnauthorizedError("not a user's access token") from None
+    cache: dict[UUID, tuple[float, Role | None]] = runtime.state.setdefault(_USER_STATE, {})
+    now = time.monotonic()
+    hit = cache.get(user_id)
+    if hit is not None and now - hit[0] < USER_STATE_TTL_S:
+        role = hit[1]
+    else:
+        async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+            user = await rows.get(conn, user_id)
+        role = user.role if user is not None and user.disabled_at is None else None
+        if len(cache) >= _USER_STATE_MAX:
+            cache.clear()
+        cache[user_id] = (now, role)
+    if role is None:
+        raise UnauthorizedError("the user is disabled", headers={"WWW-Authenticate": "Bearer"})
+    return Identity(identity.tenant_id, identity.principal, role)
+
+
+def forget_user(runtime: Runtime, user_id: UUID) -> None:
+    cache: dict[UUID, object] = runtime.state.get(_USER_STATE, {})
+    cache.pop(user_id, None)
