@@ -48,6 +48,19 @@ class KeyCache:
 
     entries: dict[str, tuple[StoredKey, bytes, float]] = field(default_factory=dict)
     changed: dict[str, float] = field(default_factory=dict)
+    # Prefixes no key has, as last read: a flood of made-up keys costs no database reads.
+    missing: dict[str, float] = field(default_factory=dict)
+
+    def is_missing(self, prefix: str) -> bool:
+        at = self.missing.get(prefix)
+        return at is not None and time.monotonic() - at <= KEY_CACHE_TTL_S
+
+    def put_missing(self, prefix: str, *, read_at: float) -> None:
+        if self.changed.get(prefix, float("-inf")) >= read_at:
+            return
+        if len(self.missing) >= _CACHE_SIZE:
+            self.missing.clear()
+        self.missing[prefix] = read_at
 
     def get(self, prefix: str) -> tuple[StoredKey, bytes] | None:
         found = self.entries.get(prefix)
@@ -64,10 +77,14 @@ class KeyCache:
 
     def forget(self, prefix: str) -> None:
         self.entries.pop(prefix, None)
+        self.missing.pop(prefix, None)
         now = time.monotonic()
         # Marks older than any read still in flight can go.
         self.changed = {p: t for p, t in self.changed.items() if now - t < KEY_CACHE_TTL_S}
         self.changed[prefix] = now
+
+
+_ACQUIRE_TIMEOUT_S = 2.0
 
 
 def _settings(runtime: Runtime) -> GatewaySettings:
@@ -99,12 +116,16 @@ async def authenticate(runtime: Runtime, key: str) -> Identity:
     if prefix is None or runtime.pool is None:
         raise unknown
     cache = _cache(runtime)
+    if cache.is_missing(prefix):
+        raise unknown
     found = cache.get(prefix)
     if found is None:
         read_at = time.monotonic()
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        # Bounded: a pool exhausted for this long answers 503, not a hung request.
+        async with runtime.pool.acquire(timeout=_ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             found = await rows.by_prefix(conn, prefix)
         if found is None:
+            cache.put_missing(prefix, read_at=read_at)
             raise unknown
         cache.put(*found, read_at=read_at)
     stored, secret_hash = found
@@ -131,6 +152,7 @@ async def create_tenant(runtime: Runtime, name: str, key_name: str) -> tuple[UUI
     async with tenant_transaction(runtime.require_pool(), tenant_id) as conn:
         await rows.insert_tenant(conn, tenant_id, name, now)
         await rows.insert_key(conn, stored, made.secret_hash)
+    _cache(runtime).forget(stored.prefix)  # in case a made-up key had the same prefix
     return tenant_id, stored, made.key
 
 
@@ -143,6 +165,7 @@ async def create_key(
     )
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         await rows.insert_key(conn, stored, made.secret_hash)
+    _cache(runtime).forget(stored.prefix)  # in case a made-up key had the same prefix
     return stored, made.key
 
 
