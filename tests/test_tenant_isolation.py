@@ -22,6 +22,8 @@ from gateway.app import define as define_gateway
 from gateway.settings import GatewaySettings
 from invoicing.app import define as define_invoicing
 from invoicing.settings import InvoicingSettings
+from payments.app import define as define_payments
+from payments.settings import PaymentsSettings
 from servicekit.service import create_app
 from servicekit.testing import Infra, eventually, serve
 from timecapture.app import define as define_timecapture
@@ -120,6 +122,25 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
         headers=auth(admin),
     )
     assert run.status_code == 202, run.text
+    payment_body = {
+        "invoice_id": invoice["id"],
+        "amount_minor": 100,
+        "currency": "EUR",
+        "method": "card",
+    }
+
+    async def invoice_reached_payments() -> httpx.Response | None:
+        r = await http.post("/v1/payments", json=payment_body, headers=auth(admin))
+        return r if r.status_code == 201 else None
+
+    payment = (await eventually(invoice_reached_payments, message="invoice in payments")).json()
+
+    async def paid_in_invoicing() -> bool:
+        r = await http.get(f"/v1/invoices/{invoice['id']}", headers=auth(admin))
+        return bool(r.json()["amount_paid_minor"] == 100)
+
+    # Settled before the walk, so the invoice's version no longer moves.
+    await eventually(paid_in_invoicing, message="payment applied by invoicing")
     schedule = await post(
         "/v1/recurring-invoices",
         {
@@ -147,6 +168,7 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
             "credit_note_id": note["id"],
             "billing_run_id": run.json()["id"],
             "recurring_invoice_id": schedule["id"],
+            "payment_id": payment["id"],
         },
     )
 
@@ -156,13 +178,15 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
     # The broker carries clients to invoicing, whose invoices need them.
     tc = create_app(define_timecapture(infra.settings(TimecaptureSettings)))
     inv = create_app(define_invoicing(infra.settings(InvoicingSettings)))
-    async with serve(tc) as tc_url, serve(inv) as inv_url:
+    pay = create_app(define_payments(infra.settings(PaymentsSettings)))
+    async with serve(tc) as tc_url, serve(inv) as inv_url, serve(pay) as pay_url:
         settings = infra.settings(
             GatewaySettings,
             identity_private_key=infra.private_key,
             operator_key=OPERATOR,
             timecapture_url=tc_url,
             invoicing_url=inv_url,
+            payments_url=pay_url,
             rate_limit_key_per_s=0,
             rate_limit_tenant_per_s=0,
         )
@@ -173,8 +197,8 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
             a, b = await tenant(http, "A"), await tenant(http, "B")
             spec = (await http.get("/openapi.json")).json()
             missing = spec.get("x-billstream-unavailable", [])
-            # Payments, notifications and analytics have no routes yet.
-            assert not {"timecapture", "invoicing"} & set(missing)
+            # Notifications and analytics have no routes yet.
+            assert not {"timecapture", "invoicing", "payments"} & set(missing)
             yield Platform(http, spec, a, b)
 
 
@@ -197,13 +221,38 @@ def filled(path: str, ids: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", one, path)
 
 
-def request_of(op: dict[str, Any]) -> dict[str, Any]:
-    """What a request needs besides the path: an empty JSON object as a body where one is
-    taken (partial updates accept it) and a version for conditional writes."""
+def request_of(op: dict[str, Any], spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a request needs besides the path: a JSON body with just its required fields where
+    one is taken (partial updates take an empty one), and a version for conditional writes."""
     extra: dict[str, Any] = {"headers": {"If-Match": '"1"'}}
-    if "application/json" in op.get("requestBody", {}).get("content", {}):
-        extra["json"] = {}
+    content = op.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        schema = content["application/json"].get("schema", {})
+        extra["json"] = minimal(schema, spec) if spec is not None else {}
     return extra
+
+
+def minimal(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
+    """The smallest value the schema takes: required properties only, each a plain value."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return minimal(spec["components"]["schemas"][name], spec)
+    if "anyOf" in schema:
+        return minimal(schema["anyOf"][0], spec)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: minimal(props[name], spec) for name in schema.get("required", [])}
+    if kind in ("integer", "number"):
+        return max(1, schema.get("minimum", 1), schema.get("exclusiveMinimum", 0) + 1)
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return []
+    formats = {"uuid": str(uuid.uuid4()), "date": "2026-01-01", "date-time": "2026-01-01T00:00:00Z"}
+    return formats.get(schema.get("format", ""), "x")
 
 
 def leaks(text: str, other: Tenant, asked: str = "") -> list[str]:
@@ -237,7 +286,7 @@ async def test_every_route_with_another_tenants_id_is_404_and_shows_nothing_of_i
     for method, path, op in operations(platform.spec):
         if "{" not in path:
             continue
-        extra = request_of(op)
+        extra = request_of(op, platform.spec)
         headers = {**auth(a.admin), **extra.pop("headers")}
         url = filled(path, b.ids)
         r = await http.request(method, url, headers=headers, **extra)
@@ -247,16 +296,24 @@ async def test_every_route_with_another_tenants_id_is_404_and_shows_nothing_of_i
     assert len(walked) >= 15, walked
 
     # Nothing of B changed: each object still at the version it was made with (an issued
-    # and credited invoice is at 3), the key still works.
+    # credited and paid invoice is at 4), the key still works.
     for kind, object_id in b.ids.items():
         if kind in ("key_id", "timer_id", "billing_run_id"):
+            continue
+        if kind == "payment_id":
+            r = await http.get(f"/v1/payments/{object_id}", headers=auth(b.admin))
+            assert (r.status_code, r.json()["version"], r.json()["refunded_minor"]) == (
+                200,
+                2,
+                0,
+            ), r.text
             continue
         collection = {"entry_id": "time-entries"}.get(
             kind, kind.removesuffix("_id").replace("_", "-") + "s"
         )
         r = await http.get(f"/v1/{collection}/{object_id}", headers=auth(b.admin))
         assert r.status_code == 200, r.text
-        assert r.json()["version"] == {"invoice_id": 3}.get(kind, 1), r.text
+        assert r.json()["version"] == {"invoice_id": 4}.get(kind, 1), r.text
     assert (await http.get("/v1/clients", headers=auth(b.viewer))).status_code == 200
 
 

@@ -1,7 +1,29 @@
+from pathlib import Path
+
+from payments.api import payments
+from payments.messaging.consumers import (
+    on_client_changed,
+    on_credit_note_issued,
+    on_invoice_issued,
+    on_invoice_voided,
+)
 from payments.settings import PaymentsSettings
+from servicekit.consumer import Subscription
 from servicekit.service import ServiceDefinition
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:
-    # Skeleton: health, metrics, outbox and inbox from the kit; its domain comes with its issue.
-    return ServiceDefinition(settings=settings or PaymentsSettings(), title="Billstream payments")
+    return ServiceDefinition(
+        settings=settings or PaymentsSettings(),
+        title="Billstream payments",
+        routers=[payments.router],
+        subscriptions=[
+            Subscription("invoice-issued", on_invoice_issued),
+            Subscription("invoice-voided", on_invoice_voided),
+            Subscription("credit-note-issued", on_credit_note_issued),
+            Subscription("client-changed", on_client_changed),
+        ],
+        migrations_dir=MIGRATIONS,
+    )

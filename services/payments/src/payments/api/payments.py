@@ -1,0 +1,242 @@
+"""`/v1/payments` and `/v1/clients/{id}/credit-balance` routes and their HTTP schemas."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.events.payments import PaymentMethod
+from contracts.money import CurrencyCode
+from payments.db import payments as rows
+from payments.domain.payments import ClientNotFound, Payment, PaymentNotFound
+from payments.handlers import payments as handlers
+from servicekit import idempotency, lists
+from servicekit.api import DEFAULT_PAGE, Cursor, Limit, Manager, Reader, RuntimeDep, SortParam
+from servicekit.db import Connection, tenant_transaction
+from servicekit.idempotency import IdempotencyKey, Stored, stored_json
+from servicekit.pagination import Page
+from servicekit.versioning import etag
+
+router = APIRouter(tags=["payments"])
+
+MAX_MINOR = 10**15
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoice_id: UUID
+    amount_minor: int = Field(gt=0, le=MAX_MINOR, description="Minor units of `currency`.")
+    currency: CurrencyCode = Field(description="Must be the invoice's currency.")
+    method: PaymentMethod
+    received_at: AwareDatetime | None = Field(None, description="Default: now.")
+    reference: str | None = Field(None, max_length=200, description="Bank or provider ref.")
+    notes: str | None = Field(None, max_length=2000)
+    status: Literal["succeeded", "pending"] = Field(
+        "succeeded", description="pending: settle later with /succeed or /fail."
+    )
+    excess: Literal["credit_balance", "reject"] = Field(
+        "credit_balance",
+        description="More than the invoice owes (or a void or paid invoice): keep the rest as "
+        "the client's credit balance, or refuse the payment (409).",
+    )
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: int = Field(gt=0, le=MAX_MINOR)
+    reason: str | None = Field(None, max_length=1000)
+
+
+class RefundOut(BaseModel):
+    id: UUID
+    amount_minor: int
+    reason: str | None
+    created_at: AwareDatetime
+
+
+class PaymentOut(BaseModel):
+    id: UUID
+    invoice_id: UUID
+    client_id: UUID
+    currency: str
+    amount_minor: int
+    applied_minor: int = Field(description="On the invoice.")
+    to_credit_minor: int = Field(description="To the client's credit balance.")
+    refunded_minor: int
+    method: str
+    excess: str
+    received_at: AwareDatetime
+    reference: str | None
+    notes: str | None
+    status: str
+    version: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    succeeded_at: AwareDatetime | None
+    failed_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, p: Payment) -> PaymentOut:
+        return cls.model_validate(p, from_attributes=True)
+
+
+class CurrencyBalanceOut(BaseModel):
+    currency: str
+    balance_minor: int
+    movements: int
+
+
+class CreditBalanceOut(BaseModel):
+    client_id: UUID
+    balances: list[CurrencyBalanceOut] = Field(description="Per currency; none when empty.")
+
+
+def _stored(code: int, payment: Payment, **extra: Any) -> Stored:
+    body = {**PaymentOut.of(payment).model_dump(mode="json"), **extra}
+    headers = {"ETag": etag(payment.version), "Location": f"/v1/payments/{payment.id}"}
+    return stored_json(code, body, headers)
+
+
+@router.post("/v1/payments", status_code=status.HTTP_201_CREATED, response_model=PaymentOut)
+async def record_payment(
+    body: PaymentIn,
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Money for an issued invoice; a succeeded payment publishes `payment.received` for the
+    part on the invoice. Send an `Idempotency-Key`: a retry then records nothing twice."""
+    cmd = handlers.RecordPayment(
+        tenant_id=identity.tenant_id,
+        invoice_id=body.invoice_id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        method=body.method.value,
+        received_at=body.received_at or runtime.clock(),
+        reference=body.reference,
+        notes=body.notes,
+        status=body.status,
+        excess=body.excess,
+    )
+
+    async def work(conn: Connection) -> Payment:
+        return await handlers.record_payment(conn, runtime, cmd)
+
+    return await idempotency.respond(
+        runtime.require_pool(),
+        identity.tenant_id,
+        key=idempotency_key,
+        request_fingerprint=await idempotency.fingerprint(request),
+        work=work,
+        render=lambda p: _stored(status.HTTP_201_CREATED, p),
+    )
+
+
+@router.get("/v1/payments", response_model=Page[PaymentOut])
+async def list_payments(
+    runtime: RuntimeDep,
+    identity: Reader,
+    invoice_id: UUID | None = None,
+    client_id: UUID | None = None,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+    sort: SortParam = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[PaymentOut]:
+    query = lists.query_of(rows.PAYMENTS, Payment)
+    lists.equals(query, "invoice_id", invoice_id)
+    lists.equals(query, "client_id", client_id)
+    lists.equals(query, "status", status)
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        found = await lists.page(
+            conn,
+            query,
+            Payment,
+            sort=sort,
+            allowed=lists.CREATED,
+            default_sort="-created_at",
+            cursor=cursor,
+            limit=limit,
+        )
+    return Page[PaymentOut](
+        items=[PaymentOut.of(p) for p in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/v1/payments/{payment_id}", response_model=PaymentOut)
+async def get_payment(
+    payment_id: UUID, response: Response, runtime: RuntimeDep, identity: Reader
+) -> PaymentOut:
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        found = await rows.payment(conn, payment_id)
+    if found is None:
+        raise PaymentNotFound(f"no payment {payment_id}")
+    response.headers["ETag"] = etag(found.version)
+    return PaymentOut.of(found)
+
+
+async def _settle(
+    runtime: RuntimeDep, tenant_id: UUID, payment_id: UUID, outcome: Literal["succeeded", "failed"]
+) -> PaymentOut:
+    async with tenant_transaction(runtime.require_pool(), tenant_id) as conn:
+        return PaymentOut.of(await handlers.settle(conn, runtime, payment_id, outcome))
+
+
+@router.post("/v1/payments/{payment_id}/succeed", response_model=PaymentOut)
+async def payment_succeeded(payment_id: UUID, runtime: RuntimeDep, identity: Manager) -> PaymentOut:
+    """A pending payment arrived: apportioned against what the invoice owes now."""
+    return await _settle(runtime, identity.tenant_id, payment_id, "succeeded")
+
+
+@router.post("/v1/payments/{payment_id}/fail", response_model=PaymentOut)
+async def payment_failed(payment_id: UUID, runtime: RuntimeDep, identity: Manager) -> PaymentOut:
+    return await _settle(runtime, identity.tenant_id, payment_id, "failed")
+
+
+@router.post(
+    "/v1/payments/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+)
+async def refund_payment(
+    payment_id: UUID,
+    body: RefundIn,
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Never more than the payment put on the invoice, net of earlier refunds; publishes
+    `payment.refunded`. The answer is the payment, with `refund_id`."""
+
+    async def work(conn: Connection) -> tuple[Payment, UUID]:
+        return await handlers.refund(conn, runtime, payment_id, body.amount_minor, body.reason)
+
+    return await idempotency.respond(
+        runtime.require_pool(),
+        identity.tenant_id,
+        key=idempotency_key,
+        request_fingerprint=await idempotency.fingerprint(request),
+        work=work,
+        render=lambda done: _stored(status.HTTP_201_CREATED, done[0], refund_id=str(done[1])),
+    )
+
+
+@router.get("/v1/clients/{client_id}/credit-balance", response_model=CreditBalanceOut)
+async def credit_balance(
+    client_id: UUID, runtime: RuntimeDep, identity: Reader
+) -> CreditBalanceOut:
+    """What overpayments left the client, per currency (none: nothing)."""
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        if not await rows.client_known(conn, client_id):
+            raise ClientNotFound(f"no client {client_id}")
+        balances = await rows.credit_balance(conn, client_id)
+    return CreditBalanceOut(
+        client_id=client_id, balances=[CurrencyBalanceOut(**b) for b in balances]
+    )

@@ -1,0 +1,169 @@
+"""Receivables, payments, refunds and credit movements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from payments.domain.payments import Payment, Receivable
+from servicekit import rows
+from servicekit.db import Connection
+
+PAYMENTS = "payments"
+_RECEIVABLE_COLS = rows.columns(Receivable)
+
+
+_STORED_COLS = [c for c in _RECEIVABLE_COLS if c != "credited_minor"]
+
+
+async def receivable(conn: Connection, invoice_id: UUID, *, lock: bool) -> Receivable | None:
+    sql = (
+        f"SELECT {', '.join(f'r.{c}' for c in _STORED_COLS)}, "
+        "(SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM receivable_credits c "
+        "WHERE c.tenant_id = r.tenant_id AND c.invoice_id = r.invoice_id) AS credited_minor "
+        "FROM receivables r WHERE r.invoice_id = $1"
+    )
+    row = await conn.fetchrow(sql + (" FOR UPDATE OF r" if lock else ""), invoice_id)
+    return None if row is None else rows.from_row(Receivable, row)
+
+
+async def record_issued(conn: Connection, r: Receivable) -> None:
+    await conn.execute(
+        f"INSERT INTO receivables ({', '.join(_STORED_COLS)}) "
+        f"VALUES ({', '.join(f'${i}' for i in range(1, len(_STORED_COLS) + 1))}) "
+        "ON CONFLICT (tenant_id, invoice_id) DO NOTHING",
+        *[getattr(r, c) for c in _STORED_COLS],
+    )
+
+
+async def record_voided(conn: Connection, invoice_id: UUID) -> None:
+    await conn.execute("UPDATE receivables SET void = true WHERE invoice_id = $1", invoice_id)
+
+
+async def add_credit_note(
+    conn: Connection, tenant_id: UUID, credit_note_id: UUID, invoice_id: UUID, amount_minor: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO receivable_credits (tenant_id, credit_note_id, invoice_id, amount_minor) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        tenant_id,
+        credit_note_id,
+        invoice_id,
+        amount_minor,
+    )
+
+
+async def add_paid(conn: Connection, invoice_id: UUID, delta_minor: int) -> None:
+    await conn.execute(
+        "UPDATE receivables SET paid_minor = paid_minor + $2 WHERE invoice_id = $1",
+        invoice_id,
+        delta_minor,
+    )
+
+
+async def insert_payment(conn: Connection, payment: Payment) -> None:
+    await rows.insert(conn, PAYMENTS, payment)
+
+
+async def update_payment(conn: Connection, payment: Payment) -> None:
+    await rows.update(conn, PAYMENTS, payment)
+
+
+async def payment(conn: Connection, payment_id: UUID, *, lock: bool = False) -> Payment | None:
+    return await rows.fetch(conn, PAYMENTS, Payment, payment_id, lock=lock)
+
+
+async def insert_refund(  # noqa: PLR0917
+    conn: Connection,
+    tenant_id: UUID,
+    refund_id: UUID,
+    payment: Payment,
+    amount_minor: int,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO refunds (tenant_id, id, payment_id, invoice_id, amount_minor, reason, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        tenant_id,
+        refund_id,
+        payment.id,
+        payment.invoice_id,
+        amount_minor,
+        reason,
+        now,
+    )
+
+
+async def refunds_of(conn: Connection, payment_id: UUID) -> list[dict[str, Any]]:
+    found = await conn.fetch(
+        "SELECT id, amount_minor, reason, created_at FROM refunds WHERE payment_id = $1 "
+        "ORDER BY created_at, id",
+        payment_id,
+    )
+    return [dict(r) for r in found]
+
+
+async def add_credit(  # noqa: PLR0917
+    conn: Connection,
+    tenant_id: UUID,
+    movement_id: UUID,
+    payment: Payment,
+    amount_minor: int,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO credit_movements (tenant_id, id, client_id, currency, amount_minor, kind, "
+        "payment_id, invoice_id, created_at) VALUES ($1, $2, $3, $4, $5, 'overpayment', $6, "
+        "$7, $8)",
+        tenant_id,
+        movement_id,
+        payment.client_id,
+        payment.currency,
+        amount_minor,
+        payment.id,
+        payment.invoice_id,
+        now,
+    )
+
+
+async def credit_balance(conn: Connection, client_id: UUID) -> list[dict[str, Any]]:
+    found = await conn.fetch(
+        "SELECT currency, sum(amount_minor)::bigint AS balance_minor, count(*) AS movements "
+        "FROM credit_movements WHERE client_id = $1 GROUP BY currency ORDER BY currency",
+        client_id,
+    )
+    return [dict(r) for r in found]
+
+
+async def record_client(  # noqa: PLR0917
+    conn: Connection,
+    tenant_id: UUID,
+    client_id: UUID,
+    version: int,
+    name: str,
+    currency: str,
+    deleted: bool,
+) -> None:
+    await conn.execute(
+        "INSERT INTO clients AS c (tenant_id, client_id, version, name, currency, deleted) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, client_id) DO UPDATE SET "
+        "version = EXCLUDED.version, name = EXCLUDED.name, currency = EXCLUDED.currency, "
+        "deleted = EXCLUDED.deleted WHERE c.version < EXCLUDED.version",
+        tenant_id,
+        client_id,
+        version,
+        name,
+        currency,
+        deleted,
+    )
+
+
+async def client_known(conn: Connection, client_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = $1 AND NOT deleted)",
+            client_id,
+        )
+    )

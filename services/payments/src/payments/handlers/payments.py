@@ -1,0 +1,164 @@
+"""Record payments, settle pending ones, refund; each in the caller's tenant transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from payments.db import payments as rows
+from payments.domain.payments import (
+    CurrencyMismatch,
+    Excess,
+    InvoiceNotFound,
+    Payment,
+    PaymentNotFound,
+    RefundRefused,
+    Status,
+    TransitionRefused,
+    apportion,
+    refundable,
+)
+from payments.messaging import outgoing
+from servicekit.db import Connection
+from servicekit.outbox import enqueue
+from servicekit.service import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPayment:
+    """Command: money received (or, when pending, on its way) for one invoice."""
+
+    tenant_id: UUID
+    invoice_id: UUID
+    amount_minor: int
+    currency: str
+    method: str
+    received_at: datetime
+    reference: str | None
+    notes: str | None
+    status: Status
+    excess: Excess
+
+
+async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment) -> Payment:
+    now = runtime.clock()
+    receivable = await rows.receivable(conn, cmd.invoice_id, lock=True)
+    if receivable is None:
+        raise InvoiceNotFound(f"no issued invoice {cmd.invoice_id}")
+    if receivable.currency != cmd.currency:
+        raise CurrencyMismatch(
+            f"the invoice is in {receivable.currency}",
+            errors=[{"pointer": "#/currency", "detail": f"must be {receivable.currency}"}],
+        )
+    applied, to_credit = apportion(cmd.amount_minor, receivable.owed_minor, cmd.excess)
+    payment = Payment(
+        tenant_id=cmd.tenant_id,
+        id=runtime.new_id(),
+        invoice_id=cmd.invoice_id,
+        client_id=receivable.client_id,
+        currency=cmd.currency,
+        amount_minor=cmd.amount_minor,
+        applied_minor=applied,
+        to_credit_minor=to_credit,
+        refunded_minor=0,
+        method=cmd.method,
+        excess=cmd.excess,
+        received_at=cmd.received_at,
+        reference=cmd.reference,
+        notes=cmd.notes,
+        status="pending",
+        version=1,
+        created_at=now,
+        updated_at=now,
+        succeeded_at=None,
+        failed_at=None,
+    )
+    await rows.insert_payment(conn, payment)
+    if cmd.status == "succeeded":
+        return await _succeed(conn, runtime, payment, now)
+    return payment
+
+
+async def settle(conn: Connection, runtime: Runtime, payment_id: UUID, outcome: Status) -> Payment:
+    """A pending payment succeeded (its money is apportioned again, against what the
+    invoice owes now) or failed (nothing moves)."""
+    now = runtime.clock()
+    payment = await rows.payment(conn, payment_id, lock=True)
+    if payment is None:
+        raise PaymentNotFound(f"no payment {payment_id}")
+    if payment.status != "pending":
+        raise TransitionRefused(f"a {payment.status} payment cannot become {outcome}")
+    if outcome == "failed":
+        failed = dataclasses.replace(
+            payment, status="failed", failed_at=now, version=payment.version + 1, updated_at=now
+        )
+        await rows.update_payment(conn, failed)
+        return failed
+    receivable = await rows.receivable(conn, payment.invoice_id, lock=True)
+    assert receivable is not None
+    applied, to_credit = apportion(payment.amount_minor, receivable.owed_minor, payment.excess)
+    return await _succeed(
+        conn,
+        runtime,
+        dataclasses.replace(payment, applied_minor=applied, to_credit_minor=to_credit),
+        now,
+    )
+
+
+async def _succeed(conn: Connection, runtime: Runtime, payment: Payment, now: datetime) -> Payment:
+    done = dataclasses.replace(
+        payment, status="succeeded", succeeded_at=now, version=payment.version + 1, updated_at=now
+    )
+    await rows.update_payment(conn, done)
+    if done.applied_minor:
+        await rows.add_paid(conn, done.invoice_id, done.applied_minor)
+        await enqueue(conn, outgoing.payment_received(done, event_id=runtime.new_id()))
+    if done.to_credit_minor:
+        await rows.add_credit(
+            conn, done.tenant_id, runtime.new_id(), done, done.to_credit_minor, now
+        )
+    return done
+
+
+async def refund(
+    conn: Connection,
+    runtime: Runtime,
+    payment_id: UUID,
+    amount_minor: int,
+    reason: str | None,
+) -> tuple[Payment, UUID]:
+    """Give back part of what a payment put on its invoice; publishes `payment.refunded`."""
+    now = runtime.clock()
+    payment = await rows.payment(conn, payment_id, lock=True)
+    if payment is None:
+        raise PaymentNotFound(f"no payment {payment_id}")
+    if payment.status != "succeeded":
+        raise RefundRefused(f"a {payment.status} payment has nothing to refund")
+    left = refundable(payment.applied_minor, payment.refunded_minor)
+    if amount_minor > left:
+        raise RefundRefused(
+            f"at most {left} of this payment can be refunded",
+            errors=[{"pointer": "#/amount_minor", "detail": f"at most {left}"}],
+        )
+    refund_id = runtime.new_id()
+    refunded = dataclasses.replace(
+        payment,
+        refunded_minor=payment.refunded_minor + amount_minor,
+        version=payment.version + 1,
+        updated_at=now,
+    )
+    await rows.update_payment(conn, refunded)
+    await rows.insert_refund(conn, payment.tenant_id, refund_id, payment, amount_minor, reason, now)
+    await rows.add_paid(conn, payment.invoice_id, -amount_minor)
+    event = outgoing.payment_refunded(
+        refunded,
+        refund_id=refund_id,
+        amount_minor=amount_minor,
+        reason=reason,
+        at=now,
+        event_id=runtime.new_id(),
+    )
+    await enqueue(conn, event)
+    return refunded, refund_id

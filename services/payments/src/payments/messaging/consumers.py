@@ -1,0 +1,55 @@
+"""Invoice events kept as receivables: what each issued invoice still owes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.envelope import EventEnvelope
+from contracts.events.clients import ClientState
+from contracts.events.credit_notes import CreditNoteIssued
+from contracts.events.invoices import InvoiceIssued, InvoiceVoided
+from payments.db import payments as rows
+from payments.domain.payments import Receivable
+from servicekit.db import Connection
+
+
+async def on_invoice_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
+    p = event.payload
+    assert isinstance(p, InvoiceIssued)
+    await rows.record_issued(
+        conn,
+        Receivable(
+            tenant_id=event.tenant_id,
+            invoice_id=p.invoice_id,
+            client_id=p.client_id,
+            number=p.number,
+            currency=p.currency,
+            total_minor=p.total_minor,
+            credited_minor=0,  # summed from receivable_credits when read
+            paid_minor=0,
+            void=False,
+            due_date=p.due_date,
+            issued_at=p.issued_at,
+        ),
+    )
+
+
+async def on_invoice_voided(conn: Connection, event: EventEnvelope[Any]) -> None:
+    assert isinstance(event.payload, InvoiceVoided)
+    await rows.record_voided(conn, event.payload.invoice_id)
+
+
+async def on_credit_note_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
+    p = event.payload
+    assert isinstance(p, CreditNoteIssued)
+    # Kept by credit note id: a redelivery counts once, and one that comes before its
+    # invoice's `invoice-issued` (another topic) counts as soon as the invoice does.
+    await rows.add_credit_note(conn, event.tenant_id, p.credit_note_id, p.invoice_id, p.total_minor)
+
+
+async def on_client_changed(conn: Connection, event: EventEnvelope[Any]) -> None:
+    p = event.payload
+    assert isinstance(p, ClientState)
+    await rows.record_client(
+        conn, event.tenant_id, p.client_id, p.version, p.name, p.currency, p.deleted
+    )

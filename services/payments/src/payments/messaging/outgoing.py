@@ -1,0 +1,68 @@
+"""Payments and refunds turned into contract events, keyed by the invoice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from contracts.envelope import EventEnvelope
+from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded
+from contracts.registry import build_event
+from payments.domain.payments import Payment
+
+PRODUCER = "payments"
+
+
+def payment_received(payment: Payment, *, event_id: UUID) -> EventEnvelope[Any]:
+    """The part of the payment that is on the invoice (the rest is the client's credit)."""
+    assert payment.succeeded_at is not None
+    payload = PaymentReceived(
+        payment_id=payment.id,
+        invoice_id=payment.invoice_id,
+        client_id=payment.client_id,
+        amount_minor=payment.applied_minor,
+        currency=payment.currency,
+        method=PaymentMethod(payment.method),
+        received_at=payment.received_at,
+        reference=payment.reference,
+    )
+    return build_event(
+        "payment.received",
+        payload,
+        tenant_id=payment.tenant_id,
+        producer=PRODUCER,
+        event_id=event_id,
+        occurred_at=payment.succeeded_at,
+        correlation_id=payment.invoice_id,
+    )
+
+
+def payment_refunded(
+    payment: Payment,
+    *,
+    refund_id: UUID,
+    amount_minor: int,
+    reason: str | None,
+    at: datetime,
+    event_id: UUID,
+) -> EventEnvelope[Any]:
+    payload = PaymentRefunded(
+        refund_id=refund_id,
+        payment_id=payment.id,
+        invoice_id=payment.invoice_id,
+        client_id=payment.client_id,
+        amount_minor=amount_minor,
+        currency=payment.currency,
+        refunded_at=at,
+        reason=reason,
+    )
+    return build_event(
+        "payment.refunded",
+        payload,
+        tenant_id=payment.tenant_id,
+        producer=PRODUCER,
+        event_id=event_id,
+        occurred_at=at,
+        correlation_id=payment.invoice_id,
+    )

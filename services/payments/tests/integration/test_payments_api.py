@@ -1,0 +1,316 @@
+"""Payments on the real broker and Postgres, fed the invoice events invoicing publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.events.clients import ClientState
+from contracts.events.credit_notes import CreditNoteIssued
+from contracts.events.invoices import InvoiceIssued, InvoiceLine, InvoiceVoided
+from contracts.registry import build_event, decode_event, encode_event, event_key, spec_for
+from payments.app import define
+from payments.settings import PaymentsSettings
+from servicekit.identity import IDENTITY_HEADER, Identity
+from servicekit.service import create_app
+from servicekit.testing import Infra, eventually, read_topic, serve
+
+pytestmark = pytest.mark.integration
+
+CLIENT = uuid.UUID(int=7)
+
+
+@dataclass
+class Payments:
+    infra: Infra
+    url: str
+    producer: AIOKafkaProducer
+
+    def http(self, tenant_id: uuid.UUID) -> httpx.AsyncClient:
+        token = self.infra.token(Identity(tenant_id, "tester", "admin"))
+        return httpx.AsyncClient(base_url=self.url, headers={IDENTITY_HEADER: token}, timeout=15)
+
+    async def publish(self, tenant_id: uuid.UUID, event_type: str, payload: Any) -> None:
+        envelope = build_event(
+            event_type,
+            payload,
+            tenant_id=tenant_id,
+            producer="invoicing",
+            event_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+        )
+        topic = spec_for(envelope.event_type, envelope.schema_version).topic
+        await self.producer.send_and_wait(topic, encode_event(envelope), key=event_key(envelope))
+
+    async def client(self, tenant_id: uuid.UUID) -> None:
+        state = ClientState(
+            client_id=CLIENT, version=1, name="Acme", currency="EUR", payment_terms_days=30
+        )
+        await self.publish(tenant_id, "client.changed", state)
+
+        async def known() -> bool:
+            found = await self.infra.fetch_as_tenant(
+                "payments", tenant_id, "SELECT 1 FROM clients WHERE client_id = $1", CLIENT
+            )
+            return bool(found)
+
+        await eventually(known, message="client replica")
+
+    async def invoice(
+        self, tenant_id: uuid.UUID, total: int, *, invoice_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
+        invoice_id = invoice_id or uuid.uuid4()
+        line = InvoiceLine(
+            line_id=uuid.uuid4(),
+            description="Work",
+            project_id=None,
+            quantity=1,
+            unit_amount_minor=total,
+            amount_minor=total,
+            discount_minor=0,
+            tax_rate_id=None,
+            tax_rate_percent=None,
+            tax_minor=0,
+        )
+        issued = InvoiceIssued(
+            invoice_id=invoice_id,
+            number=f"INV-2026-{invoice_id.int % 100000:05d}",
+            client_id=CLIENT,
+            currency="EUR",
+            issued_at=datetime.now(UTC),
+            due_date=date(2026, 12, 31),
+            period_start=None,
+            period_end=None,
+            lines=[line],
+            subtotal_minor=total,
+            discount_minor=0,
+            tax_minor=0,
+            total_minor=total,
+            time_entry_ids=[],
+        )
+        await self.publish(tenant_id, "invoice.issued", issued)
+
+        async def known() -> bool:
+            found = await self.infra.fetch_as_tenant(
+                "payments", tenant_id, "SELECT 1 FROM receivables WHERE invoice_id = $1", invoice_id
+            )
+            return bool(found)
+
+        await eventually(known, message="receivable")
+        return invoice_id
+
+
+@pytest.fixture(scope="module")
+async def payments(infra: Infra) -> AsyncIterator[Payments]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        async with serve(create_app(define(infra.settings(PaymentsSettings)))) as url:
+            yield Payments(infra, url, producer)
+    finally:
+        await producer.stop()
+
+
+def pay(invoice_id: uuid.UUID, amount: int, **extra: Any) -> dict[str, Any]:
+    return {"invoice_id": str(invoice_id), "amount_minor": amount, "currency": "EUR",
+            "method": "bank_transfer", **extra}  # fmt: skip
+
+
+async def received(payments: Payments, invoice_id: uuid.UUID, expected: int) -> list[Any]:
+    records = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "payment-received",
+        lambda r: r.key == str(invoice_id).encode(),
+        expected=expected,
+        timeout=5,
+    )
+    return [decode_event(r.value).payload for r in records]
+
+
+async def test_partial_then_over_payment_puts_each_cent_on_the_invoice_or_in_credit(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 10000)
+    async with payments.http(tenant_id) as http:
+        unknown_client = await http.get(f"/v1/clients/{uuid.uuid4()}/credit-balance")
+        first = await http.post("/v1/payments", json=pay(invoice_id, 4000))
+        refused = await http.post("/v1/payments", json=pay(invoice_id, 7000, excess="reject"))
+        over = await http.post("/v1/payments", json=pay(invoice_id, 7000))
+        balance = (await http.get(f"/v1/clients/{CLIENT}/credit-balance")).json()
+        listed = await http.get("/v1/payments", params={"invoice_id": str(invoice_id)})
+    assert unknown_client.status_code == 404
+    assert first.status_code == 201, first.text
+    assert (first.json()["applied_minor"], first.json()["to_credit_minor"]) == (4000, 0)
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["pointer"] == "#/amount_minor"
+    assert (over.json()["applied_minor"], over.json()["to_credit_minor"]) == (6000, 1000)
+    assert balance["balances"] == [{"currency": "EUR", "balance_minor": 1000, "movements": 1}]
+    assert len(listed.json()["items"]) == 2  # the refused one wrote nothing
+    events = await received(payments, invoice_id, 2)
+    assert sorted(e.amount_minor for e in events) == [4000, 6000]
+
+
+async def test_money_for_a_void_invoice_goes_wholly_to_credit_and_publishes_nothing(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 5000)
+    voided = InvoiceVoided(
+        invoice_id=invoice_id,
+        number="INV-V",
+        client_id=CLIENT,
+        voided_at=datetime.now(UTC),
+        time_entry_ids=[],
+    )
+    await payments.publish(tenant_id, "invoice.voided", voided)
+
+    async def void() -> bool:
+        found = await payments.infra.fetch_as_tenant(
+            "payments", tenant_id, "SELECT void FROM receivables WHERE invoice_id = $1", invoice_id
+        )
+        return bool(found[0]["void"])
+
+    await eventually(void, message="receivable void")
+    async with payments.http(tenant_id) as http:
+        r = await http.post("/v1/payments", json=pay(invoice_id, 5000))
+        rejected = await http.post("/v1/payments", json=pay(invoice_id, 5000, excess="reject"))
+    assert (r.json()["applied_minor"], r.json()["to_credit_minor"]) == (0, 5000)
+    assert rejected.status_code == 409
+    assert await received(payments, invoice_id, 1) == []
+
+
+async def test_an_idempotency_key_records_one_payment_for_concurrent_retries(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 9000)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    async with payments.http(tenant_id) as http:
+        answers = await asyncio.gather(
+            *(http.post("/v1/payments", json=pay(invoice_id, 3000), headers=key) for _ in range(6))
+        )
+        other = await http.post("/v1/payments", json=pay(invoice_id, 3001), headers=key)
+        listed = await http.get("/v1/payments", params={"invoice_id": str(invoice_id)})
+    assert {r.status_code for r in answers} == {201}
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert other.status_code == 422
+    assert len(listed.json()["items"]) == 1
+    assert len(await received(payments, invoice_id, 2)) == 1
+
+
+async def test_refunds_never_pass_what_was_paid_and_are_published(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 8000)
+    async with payments.http(tenant_id) as http:
+        payment = (await http.post("/v1/payments", json=pay(invoice_id, 8000))).json()
+        url = f"/v1/payments/{payment['id']}/refunds"
+        too_much = await http.post(url, json={"amount_minor": 8001})
+        part = await http.post(url, json={"amount_minor": 3000, "reason": "goodwill"})
+        rest = await http.post(url, json={"amount_minor": 5000})
+        none_left = await http.post(url, json={"amount_minor": 1})
+        after = (await http.get(f"/v1/payments/{payment['id']}")).json()
+        again = await http.post("/v1/payments", json=pay(invoice_id, 8000, excess="reject"))
+    assert too_much.status_code == 409
+    assert part.status_code == 201, part.text
+    assert rest.json()["refunded_minor"] == 8000
+    assert none_left.status_code == 409
+    assert after["refunded_minor"] == 8000
+    assert again.status_code == 201  # refunded money is owed again
+    records = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "payment-refunded",
+        lambda r: r.key == str(invoice_id).encode(),
+        expected=2,
+    )
+    assert sorted(decode_event(r.value).payload.amount_minor for r in records) == [3000, 5000]
+
+
+async def test_pending_payments_settle_against_what_is_owed_then(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 6000)
+    async with payments.http(tenant_id) as http:
+        pending = (
+            await http.post("/v1/payments", json=pay(invoice_id, 6000, status="pending"))
+        ).json()
+        failing = (
+            await http.post("/v1/payments", json=pay(invoice_id, 100, status="pending"))
+        ).json()
+        other = await http.post("/v1/payments", json=pay(invoice_id, 2000))
+        settled = await http.post(f"/v1/payments/{pending['id']}/succeed")
+        failed = await http.post(f"/v1/payments/{failing['id']}/fail")
+        twice = await http.post(f"/v1/payments/{failing['id']}/succeed")
+        unknown = await http.post("/v1/payments", json=pay(uuid.uuid4(), 100))
+        wrong_currency = await http.post(
+            "/v1/payments", json={**pay(invoice_id, 100), "currency": "USD"}
+        )
+    assert pending["status"] == "pending"
+    assert other.json()["applied_minor"] == 2000
+    # Settled after the other payment: 4000 was still owed then, 2000 goes to credit.
+    assert (settled.json()["applied_minor"], settled.json()["to_credit_minor"]) == (4000, 2000)
+    assert failed.json()["status"] == "failed"
+    assert twice.status_code == 409
+    assert unknown.status_code == 404
+    assert wrong_currency.status_code == 422
+
+
+async def test_a_credit_note_lowers_what_is_owed_even_when_it_arrives_first(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = uuid.uuid4()
+    note = CreditNoteIssued(
+        credit_note_id=uuid.uuid4(),
+        number="CN-2026-00001",
+        invoice_id=invoice_id,
+        invoice_number="INV-2026-00001",
+        client_id=CLIENT,
+        currency="EUR",
+        issued_at=datetime.now(UTC),
+        lines=[
+            InvoiceLine(
+                line_id=uuid.uuid4(),
+                description="Work",
+                project_id=None,
+                quantity=1,
+                unit_amount_minor=2500,
+                amount_minor=2500,
+                discount_minor=0,
+                tax_rate_id=None,
+                tax_rate_percent=None,
+                tax_minor=0,
+            )
+        ],
+        subtotal_minor=2500,
+        discount_minor=0,
+        tax_minor=0,
+        total_minor=2500,
+    )
+    await payments.publish(tenant_id, "credit_note.issued", note)
+    await payments.publish(tenant_id, "credit_note.issued", note)  # redelivered
+
+    async def noted() -> bool:
+        found = await payments.infra.fetch_as_tenant(
+            "payments",
+            tenant_id,
+            "SELECT 1 FROM receivable_credits WHERE invoice_id = $1",
+            invoice_id,
+        )
+        return bool(found)
+
+    await eventually(noted, message="credit note kept")
+    # The invoice's own event comes after, on its own topic.
+    await payments.invoice(tenant_id, 10000, invoice_id=invoice_id)
+    async with payments.http(tenant_id) as http:
+        over = await http.post("/v1/payments", json=pay(invoice_id, 7501, excess="reject"))
+        exact = await http.post("/v1/payments", json=pay(invoice_id, 7500, excess="reject"))
+    assert over.status_code == 409  # 10000 - 2500 credited (counted once) = 7500 owed
+    assert exact.status_code == 201
+    assert exact.json()["applied_minor"] == 7500
