@@ -18,6 +18,8 @@ from gateway.app import define as define_gateway
 from gateway.settings import GatewaySettings
 from invoicing.app import define as define_invoicing
 from invoicing.settings import InvoicingSettings
+from payments.app import define as define_payments
+from payments.settings import PaymentsSettings
 from servicekit.service import Runtime, create_app
 from servicekit.testing import Infra, eventually, read_topic, serve
 from timecapture.app import define as define_timecapture
@@ -30,7 +32,8 @@ DEV_KEY = "bsk_test_walking_skeleton"
 async def platform(infra: Infra, tenant_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
     tc_app = create_app(define_timecapture(infra.settings(TimecaptureSettings)))
     inv_app = create_app(define_invoicing(infra.settings(InvoicingSettings)))
-    async with serve(tc_app) as tc_url, serve(inv_app) as inv_url:
+    pay_app = create_app(define_payments(infra.settings(PaymentsSettings)))
+    async with serve(tc_app) as tc_url, serve(inv_app) as inv_url, serve(pay_app) as pay_url:
         gw_app = create_app(
             define_gateway(
                 infra.settings(
@@ -40,6 +43,7 @@ async def platform(infra: Infra, tenant_id: uuid.UUID) -> AsyncIterator[dict[str
                     dev_tenant_id=tenant_id,
                     timecapture_url=tc_url,
                     invoicing_url=inv_url,
+                    payments_url=pay_url,
                 )
             )
         )
@@ -302,3 +306,53 @@ async def test_logged_time_is_invoiced_locked_by_the_issue_and_unlocked_by_the_v
         pdf = await http.get(f"/v1/invoices/{draft['id']}/pdf")
         assert pdf.status_code == 200
         assert pdf.content.startswith(b"%PDF")
+
+
+async def test_a_payment_through_the_gateway_makes_the_invoice_paid_and_a_refund_reopens_it(
+    infra: Infra, tenant_id: uuid.UUID
+) -> None:
+    async with (
+        platform(infra, tenant_id) as p,
+        httpx.AsyncClient(base_url=p["gateway"], headers=AUTH, timeout=15) as http,
+    ):
+        client_id = (await http.get(f"/v1/projects/{p['project_id']}")).json()["client_id"]
+        line = {"description": "Setup", "quantity": "1", "unit_amount_minor": 25000}
+
+        async def drafted() -> dict[str, Any] | None:
+            r = await http.post(
+                "/v1/invoices",
+                json={"client_id": client_id, "include_time": False, "lines": [line]},
+            )
+            return r.json() if r.status_code == 201 else None
+
+        draft = await eventually(drafted, message="client replicated to invoicing")
+        issued = (await http.post(f"/v1/invoices/{draft['id']}/issue")).json()
+        body = {
+            "invoice_id": issued["id"],
+            "amount_minor": 25000,
+            "currency": "EUR",
+            "method": "bank_transfer",
+        }
+
+        async def paid_once() -> httpx.Response | None:
+            r = await http.post(
+                "/v1/payments", json=body, headers={"Idempotency-Key": f"pay-{issued['id']}"}
+            )
+            return r if r.status_code == 201 else None
+
+        payment = (await eventually(paid_once, message="invoice reached payments")).json()
+
+        async def invoice_status(expected: str) -> dict[str, Any] | None:
+            got: dict[str, Any] = (await http.get(f"/v1/invoices/{issued['id']}")).json()
+            return got if got["payment_status"] == expected else None
+
+        paid = await eventually(lambda: invoice_status("paid"), message="invoice paid")
+        assert (paid["amount_paid_minor"], paid["balance_minor"]) == (25000, 0)
+        refund = await http.post(
+            f"/v1/payments/{payment['id']}/refunds", json={"amount_minor": 5000}
+        )
+        assert refund.status_code == 201, refund.text
+        reopened = await eventually(
+            lambda: invoice_status("partially_paid"), message="refund applied"
+        )
+        assert reopened["balance_minor"] == 5000
