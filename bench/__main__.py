@@ -8,6 +8,7 @@ from bench import (
     event_throughput,
     gateway_overhead,
     issue_contention,
+    payments_api,
     time_entry_api,
 )
 
@@ -19,6 +20,7 @@ BENCHMARKS = {
     "gateway-overhead": gateway_overhead.main,
     "billing-run": billing_run.main,
     "issue-contention": issue_contention.main,
+    "payments-api": payments_api.main,
 }
 
 

@@ -1,4 +1,4 @@
-"""Timecapture, invoicing and the gateway as their own processes on free ports, plus the
+"""Timecapture, invoicing, payments and the gateway as their own processes on free ports, plus the
 seeding of a tenant's catalogue through the gateway."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     tenant = uuid.uuid4()
     creds = Credentials(DEV_KEY, str(tenant), "unused", infra.private_key, infra.public_key)
-    ports = {name: free_port() for name in ("timecapture", "invoicing", "gateway")}
+    ports = {name: free_port() for name in ("timecapture", "invoicing", "payments", "gateway")}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for name, port in ports.items():
@@ -66,7 +66,7 @@ async def platform(
                 **(extra_env or {}),
             }
             if name == "gateway":
-                for backend in ("timecapture", "invoicing"):
+                for backend in ("timecapture", "invoicing", "payments"):
                     env[f"GATEWAY_{backend.upper()}_URL"] = f"http://127.0.0.1:{ports[backend]}"
             procs.append(
                 # Popen returns at once; the wait for readiness is async below.
