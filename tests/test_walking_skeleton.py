@@ -341,6 +341,11 @@ async def test_a_payment_through_the_gateway_makes_the_invoice_paid_and_a_refund
             return r if r.status_code == 201 else None
 
         payment = (await eventually(paid_once, message="invoice reached payments")).json()
+        replayed = await http.post(
+            "/v1/payments", json=body, headers={"Idempotency-Key": f"pay-{issued['id']}"}
+        )
+        assert replayed.headers["Idempotent-Replayed"] == "true"
+        assert replayed.json()["id"] == payment["id"]
 
         async def invoice_status(expected: str) -> dict[str, Any] | None:
             got: dict[str, Any] = (await http.get(f"/v1/invoices/{issued['id']}")).json()

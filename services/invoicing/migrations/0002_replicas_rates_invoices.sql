@@ -222,8 +222,6 @@ CREATE TABLE invoice_payments (
     kind          text        NOT NULL CHECK (kind IN ('payment', 'refund')),
     amount_minor  bigint      NOT NULL CHECK (amount_minor > 0),
     occurred_at   timestamptz NOT NULL,
-    -- When invoicing applied it (the invoice's new status committed with this row).
-    recorded_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX invoice_payments_invoice ON invoice_payments (tenant_id, invoice_id);

@@ -46,7 +46,14 @@ def customize(settings: GatewaySettings) -> Callable[[FastAPI], None]:
                     "X-Request-ID",
                     "traceparent",
                 ],
-                expose_headers=["ETag", "Location", "Link", "Retry-After", "X-Request-ID"],
+                expose_headers=[
+                    "ETag",
+                    "Location",
+                    "Link",
+                    "Retry-After",
+                    "X-Request-ID",
+                    "Idempotent-Replayed",
+                ],
                 max_age=600,
             )
 

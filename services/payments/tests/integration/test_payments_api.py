@@ -174,9 +174,9 @@ async def test_money_for_a_void_invoice_goes_wholly_to_credit_and_publishes_noth
 
     async def void() -> bool:
         found = await payments.infra.fetch_as_tenant(
-            "payments", tenant_id, "SELECT void FROM receivables WHERE invoice_id = $1", invoice_id
+            "payments", tenant_id, "SELECT 1 FROM voided_invoices WHERE invoice_id = $1", invoice_id
         )
-        return bool(found[0]["void"])
+        return bool(found)
 
     await eventually(void, message="receivable void")
     async with payments.http(tenant_id) as http:
@@ -314,3 +314,32 @@ async def test_a_credit_note_lowers_what_is_owed_even_when_it_arrives_first(
     assert over.status_code == 409  # 10000 - 2500 credited (counted once) = 7500 owed
     assert exact.status_code == 201
     assert exact.json()["applied_minor"] == 7500
+
+
+async def test_a_void_consumed_before_its_issue_still_sends_the_money_to_credit(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = uuid.uuid4()
+    voided = InvoiceVoided(
+        invoice_id=invoice_id,
+        number="INV-EARLY",
+        client_id=CLIENT,
+        voided_at=datetime.now(UTC),
+        time_entry_ids=[],
+    )
+    await payments.publish(tenant_id, "invoice.voided", voided)
+
+    async def kept() -> bool:
+        found = await payments.infra.fetch_as_tenant(
+            "payments",
+            tenant_id,
+            "SELECT 1 FROM voided_invoices WHERE invoice_id = $1",
+            invoice_id,
+        )
+        return bool(found)
+
+    await eventually(kept, message="void kept")
+    await payments.invoice(tenant_id, 5000, invoice_id=invoice_id)
+    async with payments.http(tenant_id) as http:
+        r = await http.post("/v1/payments", json=pay(invoice_id, 5000))
+    assert (r.json()["applied_minor"], r.json()["to_credit_minor"]) == (0, 5000)

@@ -106,15 +106,26 @@ async def use_refresh(
     """Mark a live refresh token used: (user, family), or None if it is not live.
 
     A token used before and presented again was copied: its whole family (every token
-    refreshed from the same login) is revoked, the thief's and the owner's alike."""
+    refreshed from the same login) is revoked, the thief's and the owner's alike. Locks the
+    user first (shared), as a user change does (exclusive), so a refresh in flight and a
+    password reset or disabling never miss each other; and a token whose family has any
+    revoked token is refused, so a refresh racing a replay cannot keep the family alive."""
+    owner = await conn.fetchval(
+        "SELECT user_id FROM refresh_tokens WHERE token_hash = $1", token_hash
+    )
+    if owner is None:
+        return None
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR SHARE", owner)
     row = await conn.fetchrow(
-        "SELECT user_id, family_id, used_at, revoked_at, expires_at FROM refresh_tokens "
-        "WHERE token_hash = $1 FOR UPDATE",
+        "SELECT t.user_id, t.family_id, t.used_at, t.revoked_at, t.expires_at, "
+        "EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = t.family_id "
+        "AND f.revoked_at IS NOT NULL) AS family_revoked "
+        "FROM refresh_tokens t WHERE t.token_hash = $1 FOR UPDATE OF t",
         token_hash,
     )
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
         return None
-    if row["used_at"] is not None:
+    if row["used_at"] is not None or row["family_revoked"]:
         await conn.execute(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
             row["family_id"],

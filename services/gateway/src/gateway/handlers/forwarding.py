@@ -31,6 +31,7 @@ RETURNED_RESPONSE_HEADERS = (
     "location",
     "link",
     "retry-after",
+    "idempotent-replayed",
 )
 
 

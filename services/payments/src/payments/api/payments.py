@@ -114,6 +114,7 @@ async def record_payment(
     part on the invoice. Send an `Idempotency-Key`: a retry then records nothing twice."""
     cmd = handlers.RecordPayment(
         tenant_id=identity.tenant_id,
+        payment_id=runtime.new_id(),
         invoice_id=body.invoice_id,
         amount_minor=body.amount_minor,
         currency=body.currency,
@@ -215,8 +216,12 @@ async def refund_payment(
     """Never more than the payment put on the invoice, net of earlier refunds; publishes
     `payment.refunded`. The answer is the payment, with `refund_id`."""
 
+    refund_id = runtime.new_id()
+
     async def work(conn: Connection) -> tuple[Payment, UUID]:
-        return await handlers.refund(conn, runtime, payment_id, body.amount_minor, body.reason)
+        return await handlers.refund(
+            conn, runtime, payment_id, body.amount_minor, body.reason, refund_id
+        )
 
     return await idempotency.respond(
         runtime.require_pool(),

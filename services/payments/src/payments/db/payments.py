@@ -14,14 +14,16 @@ PAYMENTS = "payments"
 _RECEIVABLE_COLS = rows.columns(Receivable)
 
 
-_STORED_COLS = [c for c in _RECEIVABLE_COLS if c != "credited_minor"]
+_STORED_COLS = [c for c in _RECEIVABLE_COLS if c not in ("credited_minor", "void")]
 
 
 async def receivable(conn: Connection, invoice_id: UUID, *, lock: bool) -> Receivable | None:
     sql = (
         f"SELECT {', '.join(f'r.{c}' for c in _STORED_COLS)}, "
         "(SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM receivable_credits c "
-        "WHERE c.tenant_id = r.tenant_id AND c.invoice_id = r.invoice_id) AS credited_minor "
+        "WHERE c.tenant_id = r.tenant_id AND c.invoice_id = r.invoice_id) AS credited_minor, "
+        "r.void OR EXISTS (SELECT 1 FROM voided_invoices v WHERE v.tenant_id = r.tenant_id "
+        "AND v.invoice_id = r.invoice_id) AS void "
         "FROM receivables r WHERE r.invoice_id = $1"
     )
     row = await conn.fetchrow(sql + (" FOR UPDATE OF r" if lock else ""), invoice_id)
@@ -37,8 +39,13 @@ async def record_issued(conn: Connection, r: Receivable) -> None:
     )
 
 
-async def record_voided(conn: Connection, invoice_id: UUID) -> None:
-    await conn.execute("UPDATE receivables SET void = true WHERE invoice_id = $1", invoice_id)
+async def record_voided(conn: Connection, tenant_id: UUID, invoice_id: UUID) -> None:
+    await conn.execute(
+        "INSERT INTO voided_invoices (tenant_id, invoice_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING",
+        tenant_id,
+        invoice_id,
+    )
 
 
 async def add_credit_note(
@@ -62,8 +69,9 @@ async def add_paid(conn: Connection, invoice_id: UUID, delta_minor: int) -> None
     )
 
 
-async def insert_payment(conn: Connection, payment: Payment) -> None:
-    await rows.insert(conn, PAYMENTS, payment)
+async def insert_payment(conn: Connection, payment: Payment) -> bool:
+    """False when the payment is stored already (a retry after an unknown COMMIT)."""
+    return await rows.insert(conn, PAYMENTS, payment)
 
 
 async def update_payment(conn: Connection, payment: Payment) -> None:
@@ -85,7 +93,7 @@ async def insert_refund(  # noqa: PLR0917
 ) -> None:
     await conn.execute(
         "INSERT INTO refunds (tenant_id, id, payment_id, invoice_id, amount_minor, reason, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         tenant_id,
         refund_id,
         payment.id,
@@ -93,6 +101,12 @@ async def insert_refund(  # noqa: PLR0917
         amount_minor,
         reason,
         now,
+    )
+
+
+async def refund_exists(conn: Connection, refund_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM refunds WHERE id = $1)", refund_id)
     )
 
 

@@ -31,6 +31,8 @@ class RecordPayment:
     """Command: money received (or, when pending, on its way) for one invoice."""
 
     tenant_id: UUID
+    # Chosen before the transaction: a retry after a lost COMMIT finds it and does nothing.
+    payment_id: UUID
     invoice_id: UUID
     amount_minor: int
     currency: str
@@ -55,7 +57,7 @@ async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment)
     applied, to_credit = apportion(cmd.amount_minor, receivable.owed_minor, cmd.excess)
     payment = Payment(
         tenant_id=cmd.tenant_id,
-        id=runtime.new_id(),
+        id=cmd.payment_id,
         invoice_id=cmd.invoice_id,
         client_id=receivable.client_id,
         currency=cmd.currency,
@@ -75,7 +77,10 @@ async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment)
         succeeded_at=None,
         failed_at=None,
     )
-    await rows.insert_payment(conn, payment)
+    if not await rows.insert_payment(conn, payment):
+        stored = await rows.payment(conn, cmd.payment_id)
+        assert stored is not None
+        return stored
     if cmd.status == "succeeded":
         return await _succeed(conn, runtime, payment, now)
     return payment
@@ -122,18 +127,22 @@ async def _succeed(conn: Connection, runtime: Runtime, payment: Payment, now: da
     return done
 
 
-async def refund(
+async def refund(  # noqa: PLR0917
     conn: Connection,
     runtime: Runtime,
     payment_id: UUID,
     amount_minor: int,
     reason: str | None,
+    refund_id: UUID,
 ) -> tuple[Payment, UUID]:
-    """Give back part of what a payment put on its invoice; publishes `payment.refunded`."""
+    """Give back part of what a payment put on its invoice; publishes `payment.refunded`.
+    `refund_id` is chosen before the transaction, so a retry after a lost COMMIT is a no-op."""
     now = runtime.clock()
     payment = await rows.payment(conn, payment_id, lock=True)
     if payment is None:
         raise PaymentNotFound(f"no payment {payment_id}")
+    if await rows.refund_exists(conn, refund_id):
+        return payment, refund_id
     if payment.status != "succeeded":
         raise RefundRefused(f"a {payment.status} payment has nothing to refund")
     left = refundable(payment.applied_minor, payment.refunded_minor)
@@ -142,7 +151,6 @@ async def refund(
             f"at most {left} of this payment can be refunded",
             errors=[{"pointer": "#/amount_minor", "detail": f"at most {left}"}],
         )
-    refund_id = runtime.new_id()
     refunded = dataclasses.replace(
         payment,
         refunded_minor=payment.refunded_minor + amount_minor,

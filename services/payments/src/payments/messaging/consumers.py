@@ -36,7 +36,7 @@ async def on_invoice_issued(conn: Connection, event: EventEnvelope[Any]) -> None
 
 async def on_invoice_voided(conn: Connection, event: EventEnvelope[Any]) -> None:
     assert isinstance(event.payload, InvoiceVoided)
-    await rows.record_voided(conn, event.payload.invoice_id)
+    await rows.record_voided(conn, event.tenant_id, event.payload.invoice_id)
 
 
 async def on_credit_note_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
