@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from payments.api import payments
+from payments.api import payments, reconciliation
 from payments.messaging.consumers import (
     on_client_changed,
     on_credit_note_issued,
@@ -20,7 +20,7 @@ def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         settings=settings or PaymentsSettings(),
         title="Billstream payments",
-        routers=[payments.router],
+        routers=[payments.router, reconciliation.router],
         subscriptions=[
             Subscription("invoice-issued", on_invoice_issued),
             Subscription("invoice-voided", on_invoice_voided),

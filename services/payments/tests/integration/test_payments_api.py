@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -343,3 +344,56 @@ async def test_a_void_consumed_before_its_issue_still_sends_the_money_to_credit(
     async with payments.http(tenant_id) as http:
         r = await http.post("/v1/payments", json=pay(invoice_id, 5000))
     assert (r.json()["applied_minor"], r.json()["to_credit_minor"]) == (0, 5000)
+
+
+async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    paid, partly = (
+        await payments.invoice(tenant_id, 10000),
+        await payments.invoice(tenant_id, 4000),
+    )
+    async with payments.http(tenant_id) as http:
+        first = (await http.post("/v1/payments", json=pay(paid, 12000))).json()
+        await http.post("/v1/payments", json=pay(partly, 1000))
+        await http.post(f"/v1/payments/{first['id']}/refunds", json={"amount_minor": 500})
+        today = str(datetime.now(UTC).date())
+        report = await http.get(
+            "/v1/reconciliation", params={"period_start": today, "period_end": today}
+        )
+        backwards = await http.get(
+            "/v1/reconciliation", params={"period_start": today, "period_end": "2020-01-01"}
+        )
+    assert report.status_code == 200, report.text
+    [row] = report.json()["clients"]
+    assert row == {
+        "client_id": str(CLIENT),
+        "currency": "EUR",
+        "invoiced_minor": 14000,
+        "credited_minor": 0,
+        "paid_minor": 11000,
+        "refunded_minor": 500,
+        "to_credit_minor": 2000,
+        "credit_balance_minor": 2000,
+    }
+    assert report.json()["mismatches"] == []
+    assert backwards.status_code == 422
+    # A ledger that no longer adds up is listed (here forced by hand).
+    admin = await asyncpg.connect(payments.infra.admin_dsn())
+    try:
+        await admin.execute(
+            "UPDATE payments.receivables SET paid_minor = paid_minor + 1 WHERE invoice_id = $1",
+            partly,
+        )
+    finally:
+        await admin.close()
+    async with payments.http(tenant_id) as http:
+        broken = (
+            await http.get(
+                "/v1/reconciliation", params={"period_start": today, "period_end": today}
+            )
+        ).json()
+    [mismatch] = broken["mismatches"]
+    assert mismatch["invoice_id"] == str(partly)
+    assert mismatch["reasons"] == ["paid amount is not payments less refunds"]

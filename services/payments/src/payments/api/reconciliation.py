@@ -1,0 +1,79 @@
+"""`/v1/reconciliation`: invoices vs payments vs refunds vs credit, per client and period."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from payments.db import reconciliation as rows
+from servicekit.api import Reader, RuntimeDep
+from servicekit.db import tenant_transaction
+from servicekit.problems import FieldInvalid
+
+router = APIRouter(tags=["reconciliation"])
+
+
+_FIRST, _LAST = date(1971, 1, 1), date(9998, 12, 31)
+
+
+class ClientTotals(BaseModel):
+    client_id: UUID
+    currency: str
+    invoiced_minor: int = Field(description="Issued in the period, not void.")
+    credited_minor: int = Field(description="Credit notes on those invoices.")
+    paid_minor: int = Field(description="Received in the period, put on invoices.")
+    refunded_minor: int = Field(description="Refunded in the period.")
+    to_credit_minor: int = Field(description="Received in the period, kept as credit.")
+    credit_balance_minor: int = Field(description="The client's credit balance now.")
+
+
+class Mismatch(BaseModel):
+    invoice_id: UUID
+    client_id: UUID
+    number: str
+    currency: str
+    total_minor: int
+    credited: int
+    paid_minor: int
+    applied: int
+    refunded: int
+    void: bool
+    reasons: list[str]
+
+
+class ReconciliationOut(BaseModel):
+    period_start: date
+    period_end: date
+    clients: list[ClientTotals]
+    mismatches: list[Mismatch] = Field(description="Invoices whose money does not add up.")
+
+
+@router.get("/v1/reconciliation", response_model=ReconciliationOut)
+async def reconcile(
+    runtime: RuntimeDep,
+    identity: Reader,
+    period_start: Annotated[date, Query(ge=_FIRST, le=_LAST, description="First day (UTC).")],
+    period_end: Annotated[
+        date, Query(ge=_FIRST, le=_LAST, description="Last day (UTC), inclusive.")
+    ],
+    client_id: UUID | None = None,
+) -> ReconciliationOut:
+    """Per client and currency over UTC days `period_start`..`period_end`, and every invoice
+    of the period whose money does not add up (there should be none)."""
+    if period_end < period_start:
+        raise FieldInvalid("period_end", "is before period_start")
+    start = datetime.combine(period_start, time(0), tzinfo=UTC)
+    end = datetime.combine(period_end + timedelta(days=1), time(0), tzinfo=UTC)
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        totals = await rows.totals(conn, start, end, client_id)
+        mismatches = await rows.mismatches(conn, start, end, client_id)
+    return ReconciliationOut(
+        period_start=period_start,
+        period_end=period_end,
+        clients=[ClientTotals(**t) for t in totals],
+        mismatches=[Mismatch(**m) for m in mismatches],
+    )

@@ -1,0 +1,104 @@
+"""Per client and currency, what was invoiced, credited, paid, refunded and kept as credit
+in a period, and every invoice whose money does not add up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from servicekit.db import Connection
+
+TOTALS = """
+WITH inv AS (
+    SELECT r.client_id, r.currency, sum(r.total_minor) AS invoiced
+    FROM receivables r
+    WHERE r.issued_at >= $1 AND r.issued_at < $2
+        AND NOT EXISTS (SELECT 1 FROM voided_invoices v WHERE v.invoice_id = r.invoice_id)
+        AND ($3::uuid IS NULL OR r.client_id = $3)
+    GROUP BY 1, 2
+), cred AS (
+    SELECT r.client_id, r.currency, sum(c.amount_minor) AS credited
+    FROM receivable_credits c JOIN receivables r ON r.invoice_id = c.invoice_id
+    WHERE r.issued_at >= $1 AND r.issued_at < $2 AND ($3::uuid IS NULL OR r.client_id = $3)
+    GROUP BY 1, 2
+), paid AS (
+    SELECT client_id, currency, sum(applied_minor) AS paid, sum(to_credit_minor) AS to_credit
+    FROM payments
+    WHERE status = 'succeeded' AND received_at >= $1 AND received_at < $2
+        AND ($3::uuid IS NULL OR client_id = $3)
+    GROUP BY 1, 2
+), refunded AS (
+    SELECT p.client_id, p.currency, sum(f.amount_minor) AS refunded
+    FROM refunds f JOIN payments p ON p.id = f.payment_id
+    WHERE f.created_at >= $1 AND f.created_at < $2 AND ($3::uuid IS NULL OR p.client_id = $3)
+    GROUP BY 1, 2
+), keys AS (
+    SELECT client_id, currency FROM inv UNION SELECT client_id, currency FROM cred
+    UNION SELECT client_id, currency FROM paid UNION SELECT client_id, currency FROM refunded
+)
+SELECT k.client_id, k.currency,
+    coalesce(inv.invoiced, 0)::bigint AS invoiced_minor,
+    coalesce(cred.credited, 0)::bigint AS credited_minor,
+    coalesce(paid.paid, 0)::bigint AS paid_minor,
+    coalesce(refunded.refunded, 0)::bigint AS refunded_minor,
+    coalesce(paid.to_credit, 0)::bigint AS to_credit_minor,
+    (SELECT coalesce(sum(m.amount_minor), 0) FROM credit_movements m
+        WHERE m.client_id = k.client_id AND m.currency = k.currency)::bigint
+        AS credit_balance_minor
+FROM keys k
+LEFT JOIN inv USING (client_id, currency)
+LEFT JOIN cred USING (client_id, currency)
+LEFT JOIN paid USING (client_id, currency)
+LEFT JOIN refunded USING (client_id, currency)
+ORDER BY k.client_id, k.currency
+"""
+
+# Invoices of the period whose stored paid amount is not the sum of their succeeded
+# payments' applied parts less refunds, that were paid past what they owe, or that are void
+# with money on them.
+MISMATCHES = """
+WITH money AS (
+    SELECT r.invoice_id, r.client_id, r.number, r.currency, r.total_minor, r.paid_minor,
+        EXISTS (SELECT 1 FROM voided_invoices v WHERE v.invoice_id = r.invoice_id) AS void,
+        (SELECT coalesce(sum(c.amount_minor), 0) FROM receivable_credits c
+            WHERE c.invoice_id = r.invoice_id) AS credited,
+        (SELECT coalesce(sum(p.applied_minor), 0) FROM payments p
+            WHERE p.invoice_id = r.invoice_id AND p.status = 'succeeded') AS applied,
+        (SELECT coalesce(sum(f.amount_minor), 0) FROM refunds f
+            WHERE f.invoice_id = r.invoice_id) AS refunded
+    FROM receivables r
+    WHERE r.issued_at >= $1 AND r.issued_at < $2 AND ($3::uuid IS NULL OR r.client_id = $3)
+)
+SELECT invoice_id, client_id, number, currency, total_minor, credited::bigint,
+    paid_minor, applied::bigint, refunded::bigint, void
+FROM money
+WHERE paid_minor <> applied - refunded
+    OR paid_minor > total_minor - credited
+    OR (void AND paid_minor > 0)
+ORDER BY number
+"""
+
+
+async def totals(
+    conn: Connection, start: datetime, end: datetime, client_id: UUID | None
+) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(TOTALS, start, end, client_id)]
+
+
+async def mismatches(
+    conn: Connection, start: datetime, end: datetime, client_id: UUID | None
+) -> list[dict[str, Any]]:
+    found = []
+    for r in await conn.fetch(MISMATCHES, start, end, client_id):
+        row = dict(r)
+        reasons = []
+        if row["paid_minor"] != row["applied"] - row["refunded"]:
+            reasons.append("paid amount is not payments less refunds")
+        if row["paid_minor"] > row["total_minor"] - row["credited"]:
+            reasons.append("paid more than owed after credit notes")
+        if row["void"] and row["paid_minor"] > 0:
+            reasons.append("void invoice with money on it")
+        row["reasons"] = reasons
+        found.append(row)
+    return found
