@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from servicekit.service import Runtime
+if TYPE_CHECKING:
+    from servicekit.service import Runtime
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[Runtime], Awaitable[object]]
+Job = Callable[["Runtime"], Awaitable[object]]
 
 
 def periodic(

@@ -19,7 +19,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from servicekit import db, migrations
+from servicekit import db, idempotency, jobs, migrations
 from servicekit.clock import Clock, IdFactory, utc_now, uuid7
 from servicekit.consumer import ConsumerPolicy, IdempotentConsumer, Subscription
 from servicekit.health import router as health_router
@@ -201,6 +201,13 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+_purge_idempotency_keys = jobs.periodic(
+    "idempotency-keys",
+    lambda runtime: idempotency.purge_expired(runtime.require_pool()),
+    lambda runtime: runtime.settings.idempotency_purge_interval_s,
+)
+
+
 def create_app(definition: ServiceDefinition) -> FastAPI:
     s = definition.settings
     runtime = Runtime(
@@ -217,6 +224,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(runtime.stop)
             await runtime.start()
+            # Every schema has the kit's idempotency table; every service keeps it trimmed.
+            await stack.enter_async_context(_purge_idempotency_keys(runtime))
             for resource in definition.resources:
                 await stack.enter_async_context(resource(runtime))
             yield

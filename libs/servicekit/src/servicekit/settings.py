@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
         "and each span costs CPU even when the trace is not sampled.",
     )
     log_level: str = Field("INFO")
+    idempotency_purge_interval_s: float = Field(
+        3600.0, description="How often Idempotency-Key records past 24 h are deleted; 0: never."
+    )
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(
         1.0, gt=0, description="Polling fallback when no NOTIFY arrives."

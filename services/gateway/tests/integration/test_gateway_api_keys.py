@@ -605,3 +605,23 @@ async def test_admins_rename_disable_and_reset_users_and_sessions_end(
     assert new_password.status_code == 200
     problem(null_name, 422, "invalid-field")
     problem(unknown, 404, "user-not-found")
+
+
+async def test_a_token_of_a_family_with_a_revoked_token_is_refused(
+    infra: Infra, http: httpx.AsyncClient
+) -> None:
+    # The state a refresh racing a replay leaves: its new token was written after the family
+    # was revoked, so only that token is not revoked.
+    _, _, login = await _user_and_login(http)
+    first = (await http.post("/v1/auth/token", json=login)).json()["refresh_token"]
+    second = (await http.post("/v1/auth/refresh", json={"refresh_token": first})).json()
+    admin = await asyncpg.connect(infra.admin_dsn())
+    try:
+        await admin.execute(
+            "UPDATE gateway.refresh_tokens SET revoked_at = now() WHERE token_hash = $1",
+            hashlib.sha256(first.encode()).digest(),
+        )
+    finally:
+        await admin.close()
+    late = await http.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    problem(late, 401, "unauthorized")

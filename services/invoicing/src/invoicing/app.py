@@ -58,11 +58,6 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
                 lambda r: _settings(r).recurring_check_interval_s,
             ),
             periodic(
-                "idempotency-keys",
-                jobs.purge_idempotency_keys,
-                lambda r: _settings(r).idempotency_purge_interval_s,
-            ),
-            periodic(
                 "billing-runs",
                 jobs.resume_billing_runs,
                 lambda r: _settings(r).billing_run_check_interval_s,

@@ -10,7 +10,6 @@ from datetime import timedelta
 from invoicing.db import invoices as rows
 from invoicing.db import recurring as recurring_rows
 from invoicing.handlers import billing_runs, collections, recurring
-from servicekit import idempotency
 from servicekit.service import Runtime
 
 # No timezone is ahead of UTC by more than 14 h: an invoice due on or after the UTC date
@@ -70,7 +69,3 @@ async def bill_recurring(runtime: Runtime) -> int:
             # One broken schedule must not hold up the others; the next run retries it.
             log.exception("recurring schedule failed", extra={"schedule": schedule_id})
     return handled
-
-
-async def purge_idempotency_keys(runtime: Runtime) -> int:
-    return await idempotency.purge_expired(runtime.require_pool())

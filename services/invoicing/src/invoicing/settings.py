@@ -13,5 +13,3 @@ class InvoicingSettings(ServiceSettings):
     billing_run_check_interval_s: float = 60.0
     # How often recurring schedules are checked for due periods; 0 turns it off.
     recurring_check_interval_s: float = 300.0
-    # How often Idempotency-Key records older than 24 h are deleted; 0 turns it off.
-    idempotency_purge_interval_s: float = 3600.0

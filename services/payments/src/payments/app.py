@@ -8,10 +8,8 @@ from payments.messaging.consumers import (
     on_invoice_voided,
 )
 from payments.settings import PaymentsSettings
-from servicekit import idempotency
 from servicekit.consumer import Subscription
-from servicekit.jobs import periodic
-from servicekit.service import Runtime, ServiceDefinition
+from servicekit.service import ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -28,9 +26,4 @@ def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:
             Subscription("client-changed", on_client_changed),
         ],
         migrations_dir=MIGRATIONS,
-        resources=[periodic("idempotency-keys", _purge_keys, lambda _: 3600.0)],
     )
-
-
-async def _purge_keys(runtime: Runtime) -> int:
-    return await idempotency.purge_expired(runtime.require_pool())

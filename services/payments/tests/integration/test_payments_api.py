@@ -19,9 +19,11 @@ from contracts.events.credit_notes import CreditNoteIssued
 from contracts.events.invoices import InvoiceIssued, InvoiceLine, InvoiceVoided
 from contracts.registry import build_event, decode_event, encode_event, event_key, spec_for
 from payments.app import define
+from payments.handlers import payments as handlers
 from payments.settings import PaymentsSettings
+from servicekit.db import in_tenant_transaction
 from servicekit.identity import IDENTITY_HEADER, Identity
-from servicekit.service import create_app
+from servicekit.service import Runtime, create_app
 from servicekit.testing import Infra, eventually, read_topic, serve
 
 pytestmark = pytest.mark.integration
@@ -34,6 +36,7 @@ class Payments:
     infra: Infra
     url: str
     producer: AIOKafkaProducer
+    runtime: Runtime
 
     def http(self, tenant_id: uuid.UUID) -> httpx.AsyncClient:
         token = self.infra.token(Identity(tenant_id, "tester", "admin"))
@@ -114,8 +117,9 @@ async def payments(infra: Infra) -> AsyncIterator[Payments]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers)
     await producer.start()
     try:
-        async with serve(create_app(define(infra.settings(PaymentsSettings)))) as url:
-            yield Payments(infra, url, producer)
+        app = create_app(define(infra.settings(PaymentsSettings)))
+        async with serve(app) as url:
+            yield Payments(infra, url, producer, app.state.runtime)
     finally:
         await producer.stop()
 
@@ -397,3 +401,47 @@ async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
     [mismatch] = broken["mismatches"]
     assert mismatch["invoice_id"] == str(partly)
     assert mismatch["reasons"] == ["paid amount is not payments less refunds"]
+
+
+async def test_a_payment_retried_after_its_commit_records_nothing_twice(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    # What the kit's retry does when a connection drops at COMMIT: the same command again.
+    invoice_id = await payments.invoice(tenant_id, 3000)
+    runtime = payments.runtime
+    cmd = handlers.RecordPayment(
+        tenant_id=tenant_id,
+        payment_id=uuid.uuid4(),
+        invoice_id=invoice_id,
+        amount_minor=5000,
+        currency="EUR",
+        method="card",
+        received_at=datetime.now(UTC),
+        reference=None,
+        notes=None,
+        status="succeeded",
+        excess="credit_balance",
+    )
+    refund_id = uuid.uuid4()
+    for _ in range(2):
+        await in_tenant_transaction(
+            runtime.require_pool(), tenant_id, lambda c: handlers.record_payment(c, runtime, cmd)
+        )
+    for _ in range(2):
+        await in_tenant_transaction(
+            runtime.require_pool(),
+            tenant_id,
+            lambda c: handlers.refund(c, runtime, cmd.payment_id, 1000, None, refund_id),
+        )
+    rows = await payments.infra.fetch_as_tenant(
+        "payments",
+        tenant_id,
+        "SELECT (SELECT count(*) FROM payments WHERE invoice_id = $1) AS payments, "
+        "(SELECT count(*) FROM refunds WHERE invoice_id = $1) AS refunds, "
+        "(SELECT paid_minor FROM receivables WHERE invoice_id = $1) AS paid, "
+        "(SELECT coalesce(sum(amount_minor), 0) FROM credit_movements WHERE invoice_id = $1) "
+        "AS credit",
+        invoice_id,
+    )
+    assert dict(rows[0]) == {"payments": 1, "refunds": 1, "paid": 2000, "credit": 2000}
+    assert len(await received(payments, invoice_id, 2)) == 1

@@ -97,22 +97,23 @@ async def process_run(
     run completed. Safe to run twice at once: a client's invoice in a run is unique."""
     pool = runtime.require_pool()
 
-    async def load(
-        conn: Connection, after: UUID | None
-    ) -> tuple[BillingRun, InvoiceSettings, list[UUID]]:
+    async def load(conn: Connection) -> tuple[BillingRun, InvoiceSettings]:
         run = await rows.get(conn, run_id)
         assert run is not None, run_id
-        settings = await settings_rows.get(conn, tenant_id)
-        if run.status == "completed":
-            return run, settings, []
-        start, end = utc_bounds(Period(run.period_start, run.period_end), settings.zone)
-        return run, settings, await rows.next_clients(conn, run, start, end, after, _PAGE)
+        return run, await settings_rows.get(conn, tenant_id)
+
+    run, settings = await in_tenant_transaction(pool, tenant_id, load)
+    start, end = utc_bounds(Period(run.period_start, run.period_end), settings.zone)
 
     async def next_page(after: UUID | None) -> list[UUID]:
-        _, _, page = await in_tenant_transaction(pool, tenant_id, lambda c: load(c, after))
-        return page
+        if run.status == "completed":
+            return []
 
-    run, settings = (await in_tenant_transaction(pool, tenant_id, lambda c: load(c, None)))[:2]
+        async def page(conn: Connection) -> list[UUID]:
+            return await rows.next_clients(conn, run, start, end, after, _PAGE)
+
+        return await in_tenant_transaction(pool, tenant_id, page)
+
     await _pipeline(runtime, run, settings, next_page, concurrency)
     if run.auto_issue and run.status == "running":
         # Drafts a crash left between their draft and issue transactions.
