@@ -31,6 +31,7 @@ from timecapture.settings import TimecaptureSettings
 
 OPERATOR = "bso_test_isolation_operator"
 WRITES = ("post", "put", "patch", "delete")
+WEBHOOK = "/v1/providers/stripe/webhook"
 
 
 @dataclass
@@ -135,12 +136,36 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
 
     payment = (await eventually(invoice_reached_payments, message="invoice in payments")).json()
 
+    stripe = await http.put(
+        "/v1/providers/stripe",
+        json={"webhook_secret": "whsec_isolation0001"},
+        headers=auth(admin),
+    )
+    assert stripe.status_code == 200, stripe.text
+    # A second invoice paid over: its excess then pays part of the first, from credit.
+    second = await post(
+        "/v1/invoices", {"client_id": client["id"], "include_time": False, "lines": [line]}
+    )
+    second_issued = await http.post(f"/v1/invoices/{second['id']}/issue", headers=auth(admin))
+    assert second_issued.status_code == 200, second_issued.text
+    over = {**payment_body, "invoice_id": second["id"], "amount_minor": 5100}
+
+    async def overpaid() -> httpx.Response | None:
+        r = await http.post("/v1/payments", json=over, headers=auth(admin))
+        return r if r.status_code == 201 else None
+
+    await eventually(overpaid, message="second invoice in payments")
+    application = await post(
+        f"/v1/clients/{client['id']}/credit-balance/applications",
+        {"currency": "EUR", "invoice_ids": [invoice["id"]]},
+    )
+
     async def paid_in_invoicing() -> bool:
         r = await http.get(f"/v1/invoices/{invoice['id']}", headers=auth(admin))
-        return bool(r.json()["amount_paid_minor"] == 100)
+        return bool(r.json()["amount_paid_minor"] == 200)
 
     # Settled before the walk, so the invoice's version no longer moves.
-    await eventually(paid_in_invoicing, message="payment applied by invoicing")
+    await eventually(paid_in_invoicing, message="payments applied by invoicing")
     schedule = await post(
         "/v1/recurring-invoices",
         {
@@ -169,6 +194,7 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
             "billing_run_id": run.json()["id"],
             "recurring_invoice_id": schedule["id"],
             "payment_id": payment["id"],
+            "application_id": application["id"],
         },
     )
 
@@ -241,6 +267,8 @@ def minimal(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
         return minimal(schema["anyOf"][0], spec)
     if "enum" in schema:
         return schema["enum"][0]
+    if "examples" in schema:
+        return schema["examples"][0]
     kind = schema.get("type")
     if kind == "object":
         props = schema.get("properties", {})
@@ -278,10 +306,29 @@ def required_query(op: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+async def versions_of(http: httpx.AsyncClient, t: Tenant) -> dict[str, Any]:
+    """Each object's version (a payment's refunds too), read as its own tenant."""
+    found = {}
+    for kind, object_id in t.ids.items():
+        if kind in ("key_id", "timer_id", "billing_run_id"):
+            continue
+        url = {
+            "entry_id": f"/v1/time-entries/{object_id}",
+            "application_id": f"/v1/clients/{t.ids['client_id']}/credit-balance/applications/"
+            + object_id,
+        }.get(kind, f"/v1/{kind.removesuffix('_id').replace('_', '-')}s/{object_id}")
+        r = await http.get(url, headers=auth(t.admin))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        found[kind] = (body.get("version"), body.get("refunded_minor"), body.get("balance_minor"))
+    return found
+
+
 async def test_every_route_with_another_tenants_id_is_404_and_shows_nothing_of_it(
     platform: Platform,
 ) -> None:
     a, b, http = platform.a, platform.b, platform.http
+    before = await versions_of(http, b)
     walked = []
     for method, path, op in operations(platform.spec):
         if "{" not in path:
@@ -295,25 +342,8 @@ async def test_every_route_with_another_tenants_id_is_404_and_shows_nothing_of_i
         assert leaks(r.text, b, url) == [], f"{method.upper()} {path} shows tenant B's data"
     assert len(walked) >= 15, walked
 
-    # Nothing of B changed: each object still at the version it was made with (an issued
-    # credited and paid invoice is at 4), the key still works.
-    for kind, object_id in b.ids.items():
-        if kind in ("key_id", "timer_id", "billing_run_id"):
-            continue
-        if kind == "payment_id":
-            r = await http.get(f"/v1/payments/{object_id}", headers=auth(b.admin))
-            assert (r.status_code, r.json()["version"], r.json()["refunded_minor"]) == (
-                200,
-                2,
-                0,
-            ), r.text
-            continue
-        collection = {"entry_id": "time-entries"}.get(
-            kind, kind.removesuffix("_id").replace("_", "-") + "s"
-        )
-        r = await http.get(f"/v1/{collection}/{object_id}", headers=auth(b.admin))
-        assert r.status_code == 200, r.text
-        assert r.json()["version"] == {"invoice_id": 4}.get(kind, 1), r.text
+    # Nothing of B changed: each object still at the version it had, the key still works.
+    assert await versions_of(http, b) == before
     assert (await http.get("/v1/clients", headers=auth(b.viewer))).status_code == 200
 
 
@@ -350,6 +380,8 @@ async def test_a_viewer_key_can_read_but_every_write_is_refused(platform: Platfo
             assert r.status_code == 401, where  # the operator's alone
         elif path.startswith("/v1/auth/"):
             assert r.status_code == 422, where  # credentials go in the body, not a key
+        elif path == WEBHOOK:
+            assert r.status_code == 422, where  # the provider's: it names its tenant, no key
         elif method in WRITES or path.startswith(("/v1/api-keys", "/v1/users")):
             assert r.status_code == 403, where
         else:
@@ -420,3 +452,17 @@ async def test_a_manager_key_does_everything_but_manage_keys_and_users(
         else:
             assert r.status_code != 403, where
             assert r.status_code < 500, where
+
+
+async def test_the_provider_webhook_is_documented_as_taking_no_key(platform: Platform) -> None:
+    operation = platform.spec["paths"][WEBHOOK]["post"]
+    assert operation["security"] == []
+    assert {p["name"] for p in operation["parameters"]} >= {"tenant_id", "stripe-signature"}
+    # Every other operation takes the API key (the document's default).
+    assert platform.spec["security"] == [{"apiKey": []}]
+    others = [
+        (path, method)
+        for method, path, op in operations(platform.spec)
+        if "security" in op and path != WEBHOOK
+    ]
+    assert others == []

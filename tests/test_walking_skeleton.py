@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import stripe
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.app import define as define_gateway
@@ -361,3 +363,88 @@ async def test_a_payment_through_the_gateway_makes_the_invoice_paid_and_a_refund
             lambda: invoice_status("partially_paid"), message="refund applied"
         )
         assert reopened["balance_minor"] == 5000
+
+
+async def test_a_stripe_delivery_pays_an_invoice_and_its_excess_pays_the_next_one(
+    infra: Infra, tenant_id: uuid.UUID
+) -> None:
+    """Through the gateway: Stripe calls without our key, signed by the `stripe` library."""
+    secret = "whsec_walkingSkeleton0001"
+    async with (
+        platform(infra, tenant_id) as p,
+        httpx.AsyncClient(base_url=p["gateway"], headers=AUTH, timeout=15) as http,
+        httpx.AsyncClient(base_url=p["gateway"], timeout=15) as stripe_side,
+    ):
+        configured = await http.put("/v1/providers/stripe", json={"webhook_secret": secret})
+        assert configured.status_code == 200, configured.text
+        client_id = (await http.get(f"/v1/projects/{p['project_id']}")).json()["client_id"]
+
+        async def issued_for(amount: int) -> dict[str, Any]:
+            line = {"description": "Setup", "quantity": "1", "unit_amount_minor": amount}
+
+            async def drafted() -> dict[str, Any] | None:
+                r = await http.post(
+                    "/v1/invoices",
+                    json={"client_id": client_id, "include_time": False, "lines": [line]},
+                )
+                return r.json() if r.status_code == 201 else None
+
+            draft = await eventually(drafted, message="client replicated to invoicing")
+            issued: dict[str, Any] = (await http.post(f"/v1/invoices/{draft['id']}/issue")).json()
+            return issued
+
+        first, second = await issued_for(10000), await issued_for(2000)
+        payload = json.dumps(
+            {
+                "id": f"evt_{uuid.uuid4().hex[:24]}",
+                "object": "event",
+                "type": "payment_intent.succeeded",
+                "created": int(datetime.now(UTC).timestamp()),
+                "livemode": False,
+                "data": {
+                    "object": {
+                        "id": f"pi_{uuid.uuid4().hex[:24]}",
+                        "object": "payment_intent",
+                        "amount_received": 12000,
+                        "currency": "eur",
+                        "metadata": {"billstream_invoice_id": first["id"]},
+                        "payment_method_types": ["card"],
+                    }
+                },
+            }
+        )
+
+        async def delivered() -> httpx.Response | None:
+            signature = stripe.WebhookSignature.generate_signature_header(payload, secret)
+            r = await stripe_side.post(
+                "/v1/providers/stripe/webhook",
+                params={"tenant_id": str(tenant_id)},
+                content=payload,
+                headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+            )
+            # 404 until invoice-issued reached payments: Stripe would retry the same way.
+            return r if r.status_code == 200 else None
+
+        answer = (await eventually(delivered, message="invoice reached payments")).json()
+        assert answer["event"]["outcome"] == "applied", answer
+
+        async def invoice_status(invoice_id: str, expected: str) -> dict[str, Any] | None:
+            got: dict[str, Any] = (await http.get(f"/v1/invoices/{invoice_id}")).json()
+            return got if got["payment_status"] == expected else None
+
+        await eventually(lambda: invoice_status(first["id"], "paid"), message="first paid")
+        balance = (await http.get(f"/v1/clients/{client_id}/credit-balance")).json()
+        assert balance["balances"][0]["balance_minor"] == 2000
+
+        async def applied() -> httpx.Response | None:
+            r = await http.post(
+                f"/v1/clients/{client_id}/credit-balance/applications", json={"currency": "EUR"}
+            )
+            return r if r.status_code == 201 else None
+
+        application = (await eventually(applied, message="second invoice in payments")).json()
+        assert [x["invoice_id"] for x in application["payments"]] == [second["id"]]
+        paid = await eventually(
+            lambda: invoice_status(second["id"], "paid"), message="second paid from credit"
+        )
+        assert paid["amount_paid_minor"] == 2000

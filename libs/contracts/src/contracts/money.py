@@ -28,7 +28,7 @@ from decimal import (
 from types import MappingProxyType
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 __all__ = [
     "CURRENCY_EXPONENTS",
@@ -116,6 +116,7 @@ def _check_currency_code(code: str) -> str:
 CurrencyCode = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(examples=["EUR"]),
     AfterValidator(_check_currency_code),
 ]
 """An uppercase ISO 4217 alphabetic code known to `CURRENCY_EXPONENTS`, for pydantic models."""

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
-from servicekit.identity import MANAGERS, WRITERS, Identity, require_identity, require_role
+from servicekit.identity import (
+    MANAGERS,
+    WRITERS,
+    Identity,
+    require_identity,
+    require_provider,
+    require_role,
+)
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.problems import FieldInvalid
 from servicekit.service import Runtime, get_runtime
@@ -17,6 +24,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Reader = Annotated[Identity, Depends(require_identity)]
 Writer = Annotated[Identity, Depends(require_role(*WRITERS))]
 Manager = Annotated[Identity, Depends(require_role(*MANAGERS))]
+Provider = Annotated[Identity, Depends(require_provider)]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Cursor = Annotated[

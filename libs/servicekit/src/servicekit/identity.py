@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
 import jwt
@@ -25,6 +25,10 @@ ISSUER = "billstream-gateway"
 AUDIENCE = "billstream-services"
 Role = Literal["admin", "manager", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "manager", "member", "viewer")
+# A payment provider's webhook delivery, let through by the gateway for one tenant: it may
+# reach the webhook routes only, and nothing a user or key reaches.
+PROVIDER: Final = "provider"
+CallerRole = Role | Literal["provider"]
 _CACHE_SIZE = 4096
 
 
@@ -32,7 +36,7 @@ _CACHE_SIZE = 4096
 class Identity:
     tenant_id: UUID
     principal: str
-    role: Role
+    role: CallerRole
 
 
 def public_key_of(private_key_pem: str) -> str:
@@ -140,7 +144,7 @@ class IdentityVerifier:
             if now > expires + self._leeway:
                 raise jwt.ExpiredSignatureError("Signature has expired")
             role = claims["role"]
-            if role not in ROLES:
+            if role not in ROLES and role != PROVIDER:
                 raise UnauthorizedError(f"unknown role {role!r} in identity token")
             identity = Identity(tenant_id=UUID(claims["tid"]), principal=claims["sub"], role=role)
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
@@ -161,6 +165,22 @@ async def require_identity(request: Request) -> Identity:
     if verifier is None or not token:
         raise UnauthorizedError("requests must come through the gateway with an identity token")
     identity = verifier.verify(token)
+    if identity.role == PROVIDER:
+        raise ForbiddenError("a provider's webhook delivery may reach its webhook route only")
+    request.state.identity = identity
+    return identity
+
+
+async def require_provider(request: Request) -> Identity:
+    """FastAPI dependency of webhook routes: a provider delivery the gateway let through for
+    one tenant (the payload's own signature is still the route's to check)."""
+    verifier: IdentityVerifier | None = request.app.state.runtime.verifier
+    token = request.headers.get(IDENTITY_HEADER)
+    if verifier is None or not token:
+        raise UnauthorizedError("requests must come through the gateway with an identity token")
+    identity = verifier.verify(token)
+    if identity.role != PROVIDER:
+        raise ForbiddenError("only a provider's webhook delivery may reach this route")
     request.state.identity = identity
     return identity
 

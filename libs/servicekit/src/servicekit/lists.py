@@ -45,6 +45,22 @@ async def page(
     )
 
 
+async def newest_first(
+    conn: Connection, q: Query, cls: type[T], *, sort: str | None, cursor: str | None, limit: int
+) -> Page[T]:
+    """A page of an append-mostly table: newest first, or sorted by `created_at` as asked."""
+    return await page(
+        conn,
+        q,
+        cls,
+        sort=sort,
+        allowed=CREATED,
+        default_sort="-created_at",
+        cursor=cursor,
+        limit=limit,
+    )
+
+
 def search(q: Query, column: str, text: str | None) -> None:
     """Case-insensitive substring filter; LIKE wildcards in `text` match literally."""
     if text:

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+U = TypeVar("U")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -55,6 +56,10 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(description="Cursor of the next page; null on the last.")
+
+    def map(self, render: Callable[[T], U]) -> Page[U]:
+        """The same page with each item rendered (a stored row into its response model)."""
+        return Page[U](items=[render(i) for i in self.items], next_cursor=self.next_cursor)
 
 
 @dataclass(frozen=True, slots=True)

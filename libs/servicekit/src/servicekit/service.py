@@ -23,7 +23,7 @@ from servicekit import db, idempotency, jobs, migrations
 from servicekit.clock import Clock, IdFactory, utc_now, uuid7
 from servicekit.consumer import ConsumerPolicy, IdempotentConsumer, Subscription
 from servicekit.health import router as health_router
-from servicekit.identity import IdentityVerifier, require_identity
+from servicekit.identity import IdentityVerifier, require_identity, require_provider
 from servicekit.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_endpoint
 from servicekit.problems import install_problem_handlers
 from servicekit.relay import OutboxRelay, new_producer
@@ -51,6 +51,9 @@ class ServiceDefinition:
     migrations_dir: Path | None = None
     # Routes that authenticate on their own (the gateway's), without an identity token.
     public_routers: Sequence[APIRouter] = ()
+    # Routes a payment provider calls through the gateway (webhooks): a provider identity
+    # only, which no other route accepts.
+    webhook_routers: Sequence[APIRouter] = ()
     clock: Clock = utc_now
     new_id: IdFactory = uuid7
     # Extra resources living as long as the app (the gateway's HTTP client pool).
@@ -242,6 +245,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     for router in definition.routers:
         # Mounted with the identity check, so no service route can forget it.
         app.include_router(router, dependencies=[Depends(require_identity)])
+    for router in definition.webhook_routers:
+        app.include_router(router, dependencies=[Depends(require_provider)])
     FastAPIInstrumentor.instrument_app(
         app,
         excluded_urls="livez,readyz,metrics",

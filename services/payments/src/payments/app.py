@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from payments.api import payments, reconciliation
+from payments.api import credit_balance, payments, providers, reconciliation
 from payments.messaging.consumers import (
     on_client_changed,
     on_credit_note_issued,
@@ -18,12 +18,13 @@ def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         settings=settings or PaymentsSettings(),
         title="Billstream payments",
-        routers=[payments.router, reconciliation.router],
+        routers=[payments.router, credit_balance.router, providers.router, reconciliation.router],
         subscriptions=[
             Subscription("invoice-issued", on_invoice_issued),
             Subscription("invoice-voided", on_invoice_voided),
             Subscription("credit-note-issued", on_credit_note_issued),
             Subscription("client-changed", on_client_changed),
         ],
+        webhook_routers=[providers.webhook_router],
         migrations_dir=MIGRATIONS,
     )

@@ -22,6 +22,8 @@ class PaymentMethod(StrEnum):
     CASH = "cash"
     CHECK = "check"
     OTHER = "other"
+    # The client's credit balance (an earlier overpayment) spent on this invoice.
+    CREDIT_BALANCE = "credit_balance"
 
 
 class PaymentReceived(ContractModel):

@@ -76,7 +76,7 @@ async def list_api_keys(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[KeyOut]:
     found = await keys.list_keys(runtime, identity, sort=sort, cursor=cursor, limit=limit)
-    return Page[KeyOut](items=[KeyOut.of(k) for k in found.items], next_cursor=found.next_cursor)
+    return found.map(KeyOut.of)
 
 
 @router.get("/{key_id}", response_model=KeyOut)

@@ -105,7 +105,7 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[UserOut]:
     found = await users.list_users(runtime, identity, sort=sort, cursor=cursor, limit=limit)
-    return Page[UserOut](items=[UserOut.of(u) for u in found.items], next_cursor=found.next_cursor)
+    return found.map(UserOut.of)
 
 
 @router.get("/v1/users/{user_id}", response_model=UserOut)

@@ -94,3 +94,9 @@ def to_key(row: Row) -> StoredKey:
 
 
 LIST_SELECT = f"SELECT {_COLUMNS} FROM api_keys"
+
+
+async def tenant_exists(conn: Connection, tenant_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)", tenant_id)
+    )

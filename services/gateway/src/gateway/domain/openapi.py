@@ -8,7 +8,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.domain.routing import owner_of
+from gateway.domain.routing import PROVIDER_WEBHOOKS, owner_of
 
 _REF = "#/components/schemas/"
 BEARER = {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key (bsk_...)."}}
@@ -31,6 +31,10 @@ def merged(own: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]) ->
         for path, item in spec.get("paths", {}).items():
             if path.startswith("/v1/") and owner_of(path) == service:
                 paths[path] = _renamed(item, renamed)
+    for path in PROVIDER_WEBHOOKS:
+        if "post" in paths.get(path, {}):
+            # Called by the provider with its own signature, never with one of our keys.
+            paths[path]["post"]["security"] = []
     doc["components"]["securitySchemes"] = BEARER
     doc["security"] = [{"apiKey": []}]
     return doc

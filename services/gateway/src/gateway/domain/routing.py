@@ -22,6 +22,15 @@ ROUTES: dict[str, str] = {
 }
 
 
+# Routes a payment provider calls: no API key (the provider has none of ours), but the
+# tenant named in `?tenant_id=` must exist, and the service checks the payload's signature.
+PROVIDER_WEBHOOKS: dict[str, str] = {"/v1/providers/stripe/webhook": "stripe"}
+
+
+def webhook_provider(method: str, path: str) -> str | None:
+    return PROVIDER_WEBHOOKS.get(path) if method == "POST" else None
+
+
 def owner_of(path: str) -> str | None:
     """The service for `/v1/<resource>/...`; client credit balances live in payments."""
     parts = path.strip("/").split("/")

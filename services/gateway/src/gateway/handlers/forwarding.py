@@ -22,6 +22,8 @@ FORWARDED_REQUEST_HEADERS = (
     "idempotency-key",
     "if-match",
     "if-none-match",
+    # A provider's signature over the body: only the service holding the secret can check it.
+    "stripe-signature",
     "x-request-id",
 )
 RETURNED_RESPONSE_HEADERS = (

@@ -117,19 +117,10 @@ async def list_billing_runs(
     query = lists.query_of(run_rows.RUNS, BillingRun)
     lists.equals(query, "status", status)
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        found = await lists.page(
-            conn,
-            query,
-            BillingRun,
-            sort=sort,
-            allowed=lists.CREATED,
-            default_sort="-created_at",
-            cursor=cursor,
-            limit=limit,
+        found = await lists.newest_first(
+            conn, query, BillingRun, sort=sort, cursor=cursor, limit=limit
         )
-    return Page[BillingRunOut](
-        items=[BillingRunOut.of(r) for r in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(BillingRunOut.of)
 
 
 @router.get("/{billing_run_id}", response_model=BillingRunDetailOut)

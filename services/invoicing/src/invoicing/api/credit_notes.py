@@ -174,9 +174,7 @@ async def list_credit_notes(
             cursor=cursor,
             limit=limit,
         )
-    return Page[CreditNoteSummaryOut](
-        items=[CreditNoteSummaryOut.of(n) for n in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(CreditNoteSummaryOut.of)
 
 
 async def _load(

@@ -422,9 +422,7 @@ async def list_invoices(
             cursor=cursor,
             limit=limit,
         )
-    return Page[InvoiceSummaryOut](
-        items=[InvoiceSummaryOut.of(i) for i in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(InvoiceSummaryOut.of)
 
 
 class NumberedOut(BaseModel):

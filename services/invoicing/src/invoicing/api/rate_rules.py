@@ -137,9 +137,7 @@ async def list_rate_rules(
             cursor=cursor,
             limit=limit,
         )
-    return Page[RateRuleOut](
-        items=[RateRuleOut.of(r) for r in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(RateRuleOut.of)
 
 
 @router.get("/{rate_rule_id}", response_model=RateRuleOut)

@@ -160,9 +160,7 @@ async def list_recurring_invoices(
             cursor=cursor,
             limit=limit,
         )
-    return Page[ScheduleOut](
-        items=[ScheduleOut.of(s) for s in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(ScheduleOut.of)
 
 
 @router.get("/{recurring_invoice_id}", response_model=ScheduleDetailOut)

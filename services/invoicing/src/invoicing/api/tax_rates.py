@@ -102,9 +102,7 @@ async def list_tax_rates(
             cursor=cursor,
             limit=limit,
         )
-    return Page[TaxRateOut](
-        items=[TaxRateOut.of(r) for r in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(TaxRateOut.of)
 
 
 @router.get("/{tax_rate_id}", response_model=TaxRateOut)

@@ -1,4 +1,4 @@
-"""`/v1/payments` and `/v1/clients/{id}/credit-balance` routes and their HTTP schemas."""
+"""`/v1/payments` routes and their HTTP schemas."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.events.payments import PaymentMethod
 from contracts.money import CurrencyCode
 from payments.db import payments as rows
-from payments.domain.payments import ClientNotFound, Payment, PaymentNotFound
+from payments.domain.credit import CREDIT_METHOD
+from payments.domain.payments import Payment, PaymentNotFound
 from payments.handlers import payments as handlers
 from servicekit import idempotency, lists
 from servicekit.api import DEFAULT_PAGE, Cursor, Limit, Manager, Reader, RuntimeDep, SortParam
@@ -43,6 +44,15 @@ class PaymentIn(BaseModel):
         description="More than the invoice owes (or a void or paid invoice): keep the rest as "
         "the client's credit balance, or refuse the payment (409).",
     )
+
+    @field_validator("method")
+    @classmethod
+    def _money_from_outside(cls, method: PaymentMethod) -> PaymentMethod:
+        if method == CREDIT_METHOD:
+            raise ValueError(
+                "credit is spent with POST /v1/clients/{id}/credit-balance/applications"
+            )
+        return method
 
 
 class RefundIn(BaseModel):
@@ -79,24 +89,16 @@ class PaymentOut(BaseModel):
     updated_at: AwareDatetime
     succeeded_at: AwareDatetime | None
     failed_at: AwareDatetime | None
+    credit_application_id: UUID | None = Field(
+        description="Set when the money came from the client's credit balance."
+    )
 
     @classmethod
     def of(cls, p: Payment) -> PaymentOut:
         return cls.model_validate(p, from_attributes=True)
 
 
-class CurrencyBalanceOut(BaseModel):
-    currency: str
-    balance_minor: int
-    movements: int
-
-
-class CreditBalanceOut(BaseModel):
-    client_id: UUID
-    balances: list[CurrencyBalanceOut] = Field(description="Per currency; none when empty.")
-
-
-def _stored(code: int, payment: Payment, **extra: Any) -> Stored:
+def stored_payment(code: int, payment: Payment, **extra: Any) -> Stored:
     body = {**PaymentOut.of(payment).model_dump(mode="json"), **extra}
     headers = {"ETag": etag(payment.version), "Location": f"/v1/payments/{payment.id}"}
     return stored_json(code, body, headers)
@@ -135,7 +137,7 @@ async def record_payment(
         key=idempotency_key,
         request_fingerprint=await idempotency.fingerprint(request),
         work=work,
-        render=lambda p: _stored(status.HTTP_201_CREATED, p),
+        render=lambda p: stored_payment(status.HTTP_201_CREATED, p),
     )
 
 
@@ -155,19 +157,10 @@ async def list_payments(
     lists.equals(query, "client_id", client_id)
     lists.equals(query, "status", status)
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        found = await lists.page(
-            conn,
-            query,
-            Payment,
-            sort=sort,
-            allowed=lists.CREATED,
-            default_sort="-created_at",
-            cursor=cursor,
-            limit=limit,
+        found = await lists.newest_first(
+            conn, query, Payment, sort=sort, cursor=cursor, limit=limit
         )
-    return Page[PaymentOut](
-        items=[PaymentOut.of(p) for p in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(PaymentOut.of)
 
 
 @router.get("/v1/payments/{payment_id}", response_model=PaymentOut)
@@ -229,19 +222,7 @@ async def refund_payment(
         key=idempotency_key,
         request_fingerprint=await idempotency.fingerprint(request),
         work=work,
-        render=lambda done: _stored(status.HTTP_201_CREATED, done[0], refund_id=str(done[1])),
-    )
-
-
-@router.get("/v1/clients/{client_id}/credit-balance", response_model=CreditBalanceOut)
-async def credit_balance(
-    client_id: UUID, runtime: RuntimeDep, identity: Reader
-) -> CreditBalanceOut:
-    """What overpayments left the client, per currency (none: nothing)."""
-    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        if not await rows.client_known(conn, client_id):
-            raise ClientNotFound(f"no client {client_id}")
-        balances = await rows.credit_balance(conn, client_id)
-    return CreditBalanceOut(
-        client_id=client_id, balances=[CurrencyBalanceOut(**b) for b in balances]
+        render=lambda done: stored_payment(
+            status.HTTP_201_CREATED, done[0], refund_id=str(done[1])
+        ),
     )

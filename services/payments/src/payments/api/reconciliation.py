@@ -25,9 +25,17 @@ class ClientTotals(BaseModel):
     currency: str
     invoiced_minor: int = Field(description="Issued in the period, not void.")
     credited_minor: int = Field(description="Credit notes on those invoices.")
-    paid_minor: int = Field(description="Received in the period, put on invoices.")
-    refunded_minor: int = Field(description="Refunded in the period.")
+    paid_minor: int = Field(
+        description="Put on invoices in the period, by payments and from credit."
+    )
+    from_credit_minor: int = Field(description="Of paid_minor, spent from the credit balance.")
+    refunded_minor: int = Field(description="Refunded to the client off invoices in the period.")
+    returned_to_credit_minor: int = Field(
+        description="Taken off invoices into the credit balance in the period (refunds of "
+        "credit payments, what credit notes left paid beyond a total)."
+    )
     to_credit_minor: int = Field(description="Received in the period, kept as credit.")
+    credit_paid_out_minor: int = Field(description="Credit balance paid out in the period.")
     credit_balance_minor: int = Field(description="The client's credit balance now.")
 
 

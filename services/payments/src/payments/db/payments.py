@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from payments.domain.credit import MovementKind, RefundDestination
 from payments.domain.payments import Payment, Receivable
 from servicekit import rows
 from servicekit.db import Connection
@@ -48,19 +49,6 @@ async def record_voided(conn: Connection, tenant_id: UUID, invoice_id: UUID) -> 
     )
 
 
-async def add_credit_note(
-    conn: Connection, tenant_id: UUID, credit_note_id: UUID, invoice_id: UUID, amount_minor: int
-) -> None:
-    await conn.execute(
-        "INSERT INTO receivable_credits (tenant_id, credit_note_id, invoice_id, amount_minor) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        tenant_id,
-        credit_note_id,
-        invoice_id,
-        amount_minor,
-    )
-
-
 async def add_paid(conn: Connection, invoice_id: UUID, delta_minor: int) -> None:
     await conn.execute(
         "UPDATE receivables SET paid_minor = paid_minor + $2 WHERE invoice_id = $1",
@@ -90,10 +78,12 @@ async def insert_refund(  # noqa: PLR0917
     amount_minor: int,
     reason: str | None,
     now: datetime,
+    destination: RefundDestination = "client",
 ) -> None:
     await conn.execute(
         "INSERT INTO refunds (tenant_id, id, payment_id, invoice_id, amount_minor, reason, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "created_at, destination) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT DO NOTHING",
         tenant_id,
         refund_id,
         payment.id,
@@ -101,6 +91,7 @@ async def insert_refund(  # noqa: PLR0917
         amount_minor,
         reason,
         now,
+        destination,
     )
 
 
@@ -110,13 +101,30 @@ async def refund_exists(conn: Connection, refund_id: UUID) -> bool:
     )
 
 
-async def refunds_of(conn: Connection, payment_id: UUID) -> list[dict[str, Any]]:
-    found = await conn.fetch(
-        "SELECT id, amount_minor, reason, created_at FROM refunds WHERE payment_id = $1 "
-        "ORDER BY created_at, id",
-        payment_id,
+async def add_credit_note(
+    conn: Connection, tenant_id: UUID, credit_note_id: UUID, invoice_id: UUID, amount_minor: int
+) -> bool:
+    """False when this credit note was counted before (a redelivery)."""
+    done = await conn.fetchval(
+        "INSERT INTO receivable_credits (tenant_id, credit_note_id, invoice_id, amount_minor) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+        tenant_id,
+        credit_note_id,
+        invoice_id,
+        amount_minor,
     )
-    return [dict(r) for r in found]
+    return bool(done)
+
+
+async def refundable_payments(conn: Connection, invoice_id: UUID) -> list[Payment]:
+    """The invoice's succeeded payments with money still on it, newest first, locked."""
+    found = await conn.fetch(
+        f"SELECT {', '.join(rows.columns(Payment))} FROM payments WHERE invoice_id = $1 "
+        "AND status = 'succeeded' AND applied_minor > refunded_minor "
+        "ORDER BY created_at DESC, id DESC FOR UPDATE",
+        invoice_id,
+    )
+    return [rows.from_row(Payment, r) for r in found]
 
 
 async def add_credit(  # noqa: PLR0917
@@ -126,19 +134,24 @@ async def add_credit(  # noqa: PLR0917
     payment: Payment,
     amount_minor: int,
     now: datetime,
+    kind: MovementKind = "overpayment",
+    reference_id: UUID | None = None,
 ) -> None:
+    """A movement of the client's balance caused by `payment` (negative when spent)."""
     await conn.execute(
         "INSERT INTO credit_movements (tenant_id, id, client_id, currency, amount_minor, kind, "
-        "payment_id, invoice_id, created_at) VALUES ($1, $2, $3, $4, $5, 'overpayment', $6, "
-        "$7, $8)",
+        "payment_id, invoice_id, created_at, reference_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         tenant_id,
         movement_id,
         payment.client_id,
         payment.currency,
         amount_minor,
+        kind,
         payment.id,
         payment.invoice_id,
         now,
+        reference_id,
     )
 
 

@@ -23,26 +23,39 @@ WITH inv AS (
     WHERE r.issued_at >= $1 AND r.issued_at < $2 AND ($3::uuid IS NULL OR r.client_id = $3)
     GROUP BY 1, 2
 ), paid AS (
-    SELECT client_id, currency, sum(applied_minor) AS paid, sum(to_credit_minor) AS to_credit
+    SELECT client_id, currency, sum(applied_minor) AS paid, sum(to_credit_minor) AS to_credit,
+        sum(applied_minor) FILTER (WHERE method = 'credit_balance') AS from_credit
     FROM payments
     WHERE status = 'succeeded' AND received_at >= $1 AND received_at < $2
         AND ($3::uuid IS NULL OR client_id = $3)
     GROUP BY 1, 2
 ), refunded AS (
-    SELECT p.client_id, p.currency, sum(f.amount_minor) AS refunded
+    SELECT p.client_id, p.currency,
+        sum(f.amount_minor) FILTER (WHERE f.destination = 'client') AS refunded,
+        sum(f.amount_minor) FILTER (WHERE f.destination = 'credit_balance') AS returned
     FROM refunds f JOIN payments p ON p.id = f.payment_id
     WHERE f.created_at >= $1 AND f.created_at < $2 AND ($3::uuid IS NULL OR p.client_id = $3)
+    GROUP BY 1, 2
+), paid_out AS (
+    SELECT client_id, currency, -sum(amount_minor) AS paid_out
+    FROM credit_movements
+    WHERE kind = 'refunded' AND created_at >= $1 AND created_at < $2
+        AND ($3::uuid IS NULL OR client_id = $3)
     GROUP BY 1, 2
 ), keys AS (
     SELECT client_id, currency FROM inv UNION SELECT client_id, currency FROM cred
     UNION SELECT client_id, currency FROM paid UNION SELECT client_id, currency FROM refunded
+    UNION SELECT client_id, currency FROM paid_out
 )
 SELECT k.client_id, k.currency,
     coalesce(inv.invoiced, 0)::bigint AS invoiced_minor,
     coalesce(cred.credited, 0)::bigint AS credited_minor,
     coalesce(paid.paid, 0)::bigint AS paid_minor,
+    coalesce(paid.from_credit, 0)::bigint AS from_credit_minor,
     coalesce(refunded.refunded, 0)::bigint AS refunded_minor,
+    coalesce(refunded.returned, 0)::bigint AS returned_to_credit_minor,
     coalesce(paid.to_credit, 0)::bigint AS to_credit_minor,
+    coalesce(paid_out.paid_out, 0)::bigint AS credit_paid_out_minor,
     (SELECT coalesce(sum(m.amount_minor), 0) FROM credit_movements m
         WHERE m.client_id = k.client_id AND m.currency = k.currency)::bigint
         AS credit_balance_minor
@@ -51,6 +64,7 @@ LEFT JOIN inv USING (client_id, currency)
 LEFT JOIN cred USING (client_id, currency)
 LEFT JOIN paid USING (client_id, currency)
 LEFT JOIN refunded USING (client_id, currency)
+LEFT JOIN paid_out USING (client_id, currency)
 ORDER BY k.client_id, k.currency
 """
 

@@ -117,3 +117,5 @@ class Payment:
     updated_at: datetime
     succeeded_at: datetime | None
     failed_at: datetime | None
+    # Set on a payment made from the client's credit balance (method credit_balance).
+    credit_application_id: UUID | None = None

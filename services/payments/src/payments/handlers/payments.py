@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from payments.db import payments as rows
+from payments.domain.credit import CREDIT_METHOD, RefundDestination
 from payments.domain.payments import (
     CurrencyMismatch,
     Excess,
@@ -82,7 +83,7 @@ async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment)
         assert stored is not None
         return stored
     if cmd.status == "succeeded":
-        return await _succeed(conn, runtime, payment, now)
+        return await succeed(conn, runtime, payment, now)
     return payment
 
 
@@ -90,9 +91,7 @@ async def settle(conn: Connection, runtime: Runtime, payment_id: UUID, outcome: 
     """A pending payment succeeded (its money is apportioned again, against what the
     invoice owes now) or failed (nothing moves)."""
     now = runtime.clock()
-    payment = await rows.payment(conn, payment_id, lock=True)
-    if payment is None:
-        raise PaymentNotFound(f"no payment {payment_id}")
+    payment = await _locked(conn, payment_id)
     if payment.status != "pending":
         raise TransitionRefused(f"a {payment.status} payment cannot become {outcome}")
     if outcome == "failed":
@@ -101,10 +100,10 @@ async def settle(conn: Connection, runtime: Runtime, payment_id: UUID, outcome: 
         )
         await rows.update_payment(conn, failed)
         return failed
-    receivable = await rows.receivable(conn, payment.invoice_id, lock=True)
+    receivable = await rows.receivable(conn, payment.invoice_id, lock=False)  # locked above
     assert receivable is not None
     applied, to_credit = apportion(payment.amount_minor, receivable.owed_minor, payment.excess)
-    return await _succeed(
+    return await succeed(
         conn,
         runtime,
         dataclasses.replace(payment, applied_minor=applied, to_credit_minor=to_credit),
@@ -112,7 +111,8 @@ async def settle(conn: Connection, runtime: Runtime, payment_id: UUID, outcome: 
     )
 
 
-async def _succeed(conn: Connection, runtime: Runtime, payment: Payment, now: datetime) -> Payment:
+async def succeed(conn: Connection, runtime: Runtime, payment: Payment, now: datetime) -> Payment:
+    """The money moves: the applied part onto the invoice (published), the rest to credit."""
     done = dataclasses.replace(
         payment, status="succeeded", succeeded_at=now, version=payment.version + 1, updated_at=now
     )
@@ -138,9 +138,7 @@ async def refund(  # noqa: PLR0917
     """Give back part of what a payment put on its invoice; publishes `payment.refunded`.
     `refund_id` is chosen before the transaction, so a retry after a lost COMMIT is a no-op."""
     now = runtime.clock()
-    payment = await rows.payment(conn, payment_id, lock=True)
-    if payment is None:
-        raise PaymentNotFound(f"no payment {payment_id}")
+    payment = await _locked(conn, payment_id)
     if await rows.refund_exists(conn, refund_id):
         return payment, refund_id
     if payment.status != "succeeded":
@@ -151,22 +149,67 @@ async def refund(  # noqa: PLR0917
             f"at most {left} of this payment can be refunded",
             errors=[{"pointer": "#/amount_minor", "detail": f"at most {left}"}],
         )
+    # Money that came from the client's credit goes back there, not out to the client.
+    destination: RefundDestination = (
+        "credit_balance" if payment.method == CREDIT_METHOD else "client"
+    )
+    taken = TakeBack(
+        refund_id, amount_minor, reason, destination, runtime.new_id(), runtime.new_id()
+    )
+    return await take_back(conn, payment, taken, now), refund_id
+
+
+async def _locked(conn: Connection, payment_id: UUID) -> Payment:
+    """The payment, locked after its invoice's receivable: every writer takes the two in
+    that order (a payment, a refund, a credit note), so none waits on another in a cycle."""
+    found = await rows.payment(conn, payment_id)
+    if found is None:
+        raise PaymentNotFound(f"no payment {payment_id}")
+    await rows.receivable(conn, found.invoice_id, lock=True)
+    locked = await rows.payment(conn, payment_id, lock=True)
+    assert locked is not None
+    return locked
+
+
+@dataclass(frozen=True, slots=True)
+class TakeBack:
+    """Money off an invoice: to the client (a refund) or into their credit balance."""
+
+    refund_id: UUID
+    amount_minor: int
+    reason: str | None
+    destination: RefundDestination
+    event_id: UUID
+    movement_id: UUID
+
+
+async def take_back(conn: Connection, payment: Payment, t: TakeBack, now: datetime) -> Payment:
+    """Part of what `payment` put on its invoice comes off it, published as
+    `payment.refunded`; the caller holds the locks and checked the amount is refundable."""
     refunded = dataclasses.replace(
         payment,
-        refunded_minor=payment.refunded_minor + amount_minor,
+        refunded_minor=payment.refunded_minor + t.amount_minor,
         version=payment.version + 1,
         updated_at=now,
     )
     await rows.update_payment(conn, refunded)
-    await rows.insert_refund(conn, payment.tenant_id, refund_id, payment, amount_minor, reason, now)
-    await rows.add_paid(conn, payment.invoice_id, -amount_minor)
+    await rows.insert_refund(
+        conn, payment.tenant_id, t.refund_id, payment, t.amount_minor, t.reason, now,
+        t.destination,
+    )  # fmt: skip
+    await rows.add_paid(conn, payment.invoice_id, -t.amount_minor)
+    if t.destination == "credit_balance":
+        await rows.add_credit(
+            conn, payment.tenant_id, t.movement_id, payment, t.amount_minor, now, "returned",
+            t.refund_id,
+        )  # fmt: skip
     event = outgoing.payment_refunded(
         refunded,
-        refund_id=refund_id,
-        amount_minor=amount_minor,
-        reason=reason,
+        refund_id=t.refund_id,
+        amount_minor=t.amount_minor,
+        reason=t.reason,
         at=now,
-        event_id=runtime.new_id(),
+        event_id=t.event_id,
     )
     await enqueue(conn, event)
-    return refunded, refund_id
+    return refunded

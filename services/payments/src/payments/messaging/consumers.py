@@ -10,6 +10,7 @@ from contracts.events.credit_notes import CreditNoteIssued
 from contracts.events.invoices import InvoiceIssued, InvoiceVoided
 from payments.db import payments as rows
 from payments.domain.payments import Receivable
+from payments.handlers import credit_notes
 from servicekit.db import Connection
 
 
@@ -42,9 +43,9 @@ async def on_invoice_voided(conn: Connection, event: EventEnvelope[Any]) -> None
 async def on_credit_note_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
     p = event.payload
     assert isinstance(p, CreditNoteIssued)
-    # Kept by credit note id: a redelivery counts once, and one that comes before its
-    # invoice's `invoice-issued` (another topic) counts as soon as the invoice does.
-    await rows.add_credit_note(conn, event.tenant_id, p.credit_note_id, p.invoice_id, p.total_minor)
+    await credit_notes.credit_note_issued(
+        conn, event.tenant_id, p.credit_note_id, p.number, p.invoice_id, p.total_minor, p.issued_at
+    )
 
 
 async def on_client_changed(conn: Connection, event: EventEnvelope[Any]) -> None:

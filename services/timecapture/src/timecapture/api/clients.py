@@ -136,9 +136,7 @@ async def list_clients(
             cursor=cursor,
             limit=limit,
         )
-    return Page[ClientOut](
-        items=[ClientOut.of(c) for c in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(ClientOut.of)
 
 
 @router.get("/{client_id}", response_model=ClientOut)

@@ -143,9 +143,7 @@ async def list_members(
             cursor=cursor,
             limit=limit,
         )
-    return Page[MemberOut](
-        items=[MemberOut.of(m) for m in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(MemberOut.of)
 
 
 @router.get("/{member_id}", response_model=MemberOut)

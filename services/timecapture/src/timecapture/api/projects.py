@@ -185,9 +185,7 @@ async def list_projects(
             cursor=cursor,
             limit=limit,
         )
-    return Page[ProjectOut](
-        items=[ProjectOut.of(p) for p in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(ProjectOut.of)
 
 
 @router.get("/{project_id}", response_model=ProjectOut)

@@ -178,9 +178,7 @@ async def list_time_entries(
             cursor=cursor,
             limit=limit,
         )
-    return Page[TimeEntryOut](
-        items=[TimeEntryOut.of(e) for e in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(TimeEntryOut.of)
 
 
 @router.get("/{entry_id}", response_model=TimeEntryOut)

@@ -120,9 +120,7 @@ async def list_timers(
             cursor=cursor,
             limit=limit,
         )
-    return Page[TimerOut](
-        items=[TimerOut.of(t) for t in found.items], next_cursor=found.next_cursor
-    )
+    return found.map(TimerOut.of)
 
 
 @router.get("/{timer_id}", response_model=TimerOut)

@@ -1,0 +1,160 @@
+"""`/v1/providers/stripe`: the tenant's webhook secret, the webhook, the events it brought."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from payments.db import providers as rows
+from payments.domain.providers import (
+    STRIPE,
+    ProviderEvent,
+    ProviderSettingsNotFound,
+    StripeSettings,
+)
+from payments.handlers import stripe_webhooks
+from servicekit import lists
+from servicekit.api import (
+    DEFAULT_PAGE,
+    Cursor,
+    Limit,
+    Manager,
+    Provider,
+    Reader,
+    RuntimeDep,
+    SortParam,
+)
+from servicekit.db import Connection, in_tenant_transaction, tenant_transaction
+from servicekit.pagination import Page
+from servicekit.problems import FieldInvalid
+
+router = APIRouter(tags=["providers"])
+webhook_router = APIRouter(tags=["providers"])
+
+
+class StripeSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_secret: str = Field(
+        pattern=r"^whsec_[A-Za-z0-9]{8,200}$",
+        description="The endpoint's signing secret from Stripe's dashboard (`whsec_...`).",
+    )
+
+
+class StripeSettingsOut(BaseModel):
+    provider: Literal["stripe"] = "stripe"
+    secret_hint: str = Field(description="The secret's first and last characters only.")
+    version: int
+    updated_at: AwareDatetime
+
+    @classmethod
+    def of(cls, s: StripeSettings) -> StripeSettingsOut:
+        return cls(secret_hint=s.secret_hint, version=s.version, updated_at=s.updated_at)
+
+
+class ProviderEventOut(BaseModel):
+    id: UUID
+    provider: str
+    event_id: str = Field(description="The provider's id (`evt_...`).")
+    type: str
+    livemode: bool
+    outcome: Literal["applied", "ignored", "rejected"] = Field(
+        description="applied: it made a payment; ignored: an event type we do not use; "
+        "rejected: it can never apply (listed for a person to settle)."
+    )
+    detail: str | None
+    payment_id: UUID | None
+    created_at: AwareDatetime
+
+
+class WebhookOut(BaseModel):
+    received: bool = True
+    duplicate: bool = Field(description="This event was handled before; nothing changed.")
+    event: ProviderEventOut
+
+
+@router.put("/v1/providers/stripe", response_model=StripeSettingsOut)
+async def put_stripe(
+    body: StripeSettingsIn, runtime: RuntimeDep, identity: Manager
+) -> StripeSettingsOut:
+    """Set (or roll) the endpoint secret. During Stripe's roll both secrets sign each
+    delivery, so setting the new one at any time in the overlap loses nothing."""
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        stored = await rows.put_stripe_settings(
+            conn, identity.tenant_id, body.webhook_secret, runtime.clock()
+        )
+    return StripeSettingsOut.of(stored)
+
+
+@router.get("/v1/providers/stripe", response_model=StripeSettingsOut)
+async def get_stripe(runtime: RuntimeDep, identity: Reader) -> StripeSettingsOut:
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        stored = await rows.stripe_settings(conn)
+    if stored is None:
+        raise ProviderSettingsNotFound("no Stripe webhook secret is set")
+    return StripeSettingsOut.of(stored)
+
+
+@router.delete("/v1/providers/stripe", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_stripe(runtime: RuntimeDep, identity: Manager) -> Response:
+    """Stop accepting Stripe deliveries (they get 400 until a secret is set again)."""
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        if not await rows.delete_stripe_settings(conn):
+            raise ProviderSettingsNotFound("no Stripe webhook secret is set")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@webhook_router.post("/v1/providers/stripe/webhook", response_model=WebhookOut)
+async def stripe_webhook(
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Provider,
+    tenant_id: Annotated[
+        UUID, Query(description="The tenant whose endpoint this is (read by the gateway).")
+    ],
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> WebhookOut:
+    """Stripe's deliveries, unauthenticated at the gateway but signed: `Stripe-Signature`
+    must verify with the tenant's secret within 300 s. A `payment_intent.succeeded` whose
+    metadata `billstream_invoice_id` names an issued invoice becomes a payment (method card,
+    reference the PaymentIntent id, any excess to credit balance); other types are recorded
+    as ignored. A redelivered event changes nothing (`duplicate: true`)."""
+    body = await request.body()
+
+    if tenant_id != identity.tenant_id:
+        raise FieldInvalid("tenant_id", "is not the tenant the gateway admitted")
+
+    async def work(conn: Connection) -> tuple[ProviderEvent, bool]:
+        return await stripe_webhooks.receive(
+            conn, runtime, identity.tenant_id, body, stripe_signature
+        )
+
+    event, first = await in_tenant_transaction(runtime.require_pool(), identity.tenant_id, work)
+    return WebhookOut(
+        duplicate=not first, event=ProviderEventOut.model_validate(event, from_attributes=True)
+    )
+
+
+@router.get("/v1/providers/stripe/events", response_model=Page[ProviderEventOut])
+async def stripe_events(
+    runtime: RuntimeDep,
+    identity: Reader,
+    outcome: Literal["applied", "ignored", "rejected"] | None = None,
+    type: str | None = Query(None, max_length=255, description="Stripe event type."),
+    sort: SortParam = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[ProviderEventOut]:
+    """Every verified Stripe event and what became of it, newest first."""
+    query = lists.query_of(rows.EVENTS, ProviderEvent)
+    lists.equals(query, "provider", STRIPE)
+    lists.equals(query, "outcome", outcome)
+    lists.equals(query, "type", type)
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        found = await lists.newest_first(
+            conn, query, ProviderEvent, sort=sort, cursor=cursor, limit=limit
+        )
+    return found.map(lambda e: ProviderEventOut.model_validate(e, from_attributes=True))

@@ -1,0 +1,58 @@
+"""Payment providers: a tenant's settings for one, and the events it delivered."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from payments.domain.payments import PaymentsError
+from servicekit.problems import NotFoundError
+
+Outcome = Literal["applied", "ignored", "rejected"]
+STRIPE = "stripe"
+# Ids derived from what the provider names, so a redelivery lands on the same rows.
+_NAMESPACE = uuid.UUID("6f1d8c1e-4b7a-4a4e-9d55-0c1b5a6e2f10")
+
+
+class ProviderSettingsNotFound(PaymentsError, NotFoundError):
+    slug = "provider-not-configured"
+    title = "No settings for this provider"
+
+
+@dataclass(frozen=True, slots=True)
+class StripeSettings:
+    tenant_id: UUID
+    webhook_secret: str
+    version: int
+    updated_at: datetime
+
+    @property
+    def secret_hint(self) -> str:
+        """Enough to tell two secrets apart, never enough to use one."""
+        return f"{self.webhook_secret[:6]}…{self.webhook_secret[-4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    tenant_id: UUID
+    id: UUID
+    provider: str
+    event_id: str
+    type: str
+    livemode: bool
+    outcome: Outcome
+    detail: str | None
+    payment_id: UUID | None
+    created_at: datetime
+
+
+def event_uuid(tenant_id: UUID, provider: str, event_id: str) -> UUID:
+    return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:event:{event_id}")
+
+
+def payment_uuid(tenant_id: UUID, provider: str, payment_ref: str) -> UUID:
+    """One payment per provider payment (a PaymentIntent), whichever event reports it."""
+    return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:payment:{payment_ref}")

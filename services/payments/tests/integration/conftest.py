@@ -1,0 +1,141 @@
+"""A payments service on the real broker and Postgres, fed the invoice events invoicing
+publishes, and the helpers its tests share."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.events.clients import ClientState
+from contracts.events.invoices import InvoiceIssued, InvoiceLine
+from contracts.registry import build_event, decode_event, encode_event, event_key, spec_for
+from payments.app import define
+from payments.settings import PaymentsSettings
+from servicekit.identity import IDENTITY_HEADER, CallerRole, Identity
+from servicekit.service import Runtime, create_app
+from servicekit.testing import Infra, eventually, read_topic, serve
+
+CLIENT = uuid.UUID(int=7)
+
+
+@dataclass
+class Payments:
+    infra: Infra
+    url: str
+    producer: AIOKafkaProducer
+    runtime: Runtime
+
+    def http(self, tenant_id: uuid.UUID, role: CallerRole = "admin") -> httpx.AsyncClient:
+        token = self.infra.token(Identity(tenant_id, f"tester:{role}", role))
+        return httpx.AsyncClient(base_url=self.url, headers={IDENTITY_HEADER: token}, timeout=15)
+
+    async def publish(self, tenant_id: uuid.UUID, event_type: str, payload: Any) -> None:
+        envelope = build_event(
+            event_type,
+            payload,
+            tenant_id=tenant_id,
+            producer="invoicing",
+            event_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+        )
+        topic = spec_for(envelope.event_type, envelope.schema_version).topic
+        await self.producer.send_and_wait(topic, encode_event(envelope), key=event_key(envelope))
+
+    async def client(self, tenant_id: uuid.UUID, client_id: uuid.UUID = CLIENT) -> None:
+        state = ClientState(
+            client_id=client_id, version=1, name="Acme", currency="EUR", payment_terms_days=30
+        )
+        await self.publish(tenant_id, "client.changed", state)
+
+        async def known() -> bool:
+            found = await self.infra.fetch_as_tenant(
+                "payments", tenant_id, "SELECT 1 FROM clients WHERE client_id = $1", client_id
+            )
+            return bool(found)
+
+        await eventually(known, message="client replica")
+
+    async def invoice(
+        self,
+        tenant_id: uuid.UUID,
+        total: int,
+        *,
+        invoice_id: uuid.UUID | None = None,
+        currency: str = "EUR",
+        due: date = date(2026, 12, 31),
+        client_id: uuid.UUID = CLIENT,
+    ) -> uuid.UUID:
+        invoice_id = invoice_id or uuid.uuid4()
+        line = InvoiceLine(
+            line_id=uuid.uuid4(),
+            description="Work",
+            project_id=None,
+            quantity=1,
+            unit_amount_minor=total,
+            amount_minor=total,
+            discount_minor=0,
+            tax_rate_id=None,
+            tax_rate_percent=None,
+            tax_minor=0,
+        )
+        issued = InvoiceIssued(
+            invoice_id=invoice_id,
+            number=f"INV-2026-{invoice_id.int % 100000:05d}",
+            client_id=client_id,
+            currency=currency,
+            issued_at=datetime.now(UTC),
+            due_date=due,
+            period_start=None,
+            period_end=None,
+            lines=[line],
+            subtotal_minor=total,
+            discount_minor=0,
+            tax_minor=0,
+            total_minor=total,
+            time_entry_ids=[],
+        )
+        await self.publish(tenant_id, "invoice.issued", issued)
+
+        async def known() -> bool:
+            found = await self.infra.fetch_as_tenant(
+                "payments", tenant_id, "SELECT 1 FROM receivables WHERE invoice_id = $1", invoice_id
+            )
+            return bool(found)
+
+        await eventually(known, message="receivable")
+        return invoice_id
+
+
+@pytest.fixture(scope="module")
+async def payments(infra: Infra) -> AsyncIterator[Payments]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        app = create_app(define(infra.settings(PaymentsSettings)))
+        async with serve(app) as url:
+            yield Payments(infra, url, producer, app.state.runtime)
+    finally:
+        await producer.stop()
+
+
+def pay(invoice_id: uuid.UUID, amount: int, **extra: Any) -> dict[str, Any]:
+    return {"invoice_id": str(invoice_id), "amount_minor": amount, "currency": "EUR",
+            "method": "bank_transfer", **extra}  # fmt: skip
+
+
+async def received(payments: Payments, invoice_id: uuid.UUID, expected: int) -> list[Any]:
+    records = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "payment-received",
+        lambda r: r.key == str(invoice_id).encode(),
+        expected=expected,
+        timeout=5,
+    )
+    return [decode_event(r.value).payload for r in records]

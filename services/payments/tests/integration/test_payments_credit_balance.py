@@ -1,0 +1,267 @@
+"""Credit balances on the real broker and Postgres: spent on invoices, given back, paid out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from contracts.events.credit_notes import CreditNoteIssued
+from contracts.events.invoices import InvoiceLine
+from contracts.registry import decode_event
+from servicekit.testing import read_topic
+
+from .conftest import CLIENT, Payments, pay, received
+
+pytestmark = pytest.mark.integration
+BALANCE = f"/v1/clients/{CLIENT}/credit-balance"
+
+
+async def credit_of(payments: Payments, tenant_id: uuid.UUID, amount: int) -> uuid.UUID:
+    """A paid invoice whose overpayment left `amount` of credit."""
+    invoice_id = await payments.invoice(tenant_id, 1000)
+    async with payments.http(tenant_id) as http:
+        r = await http.post("/v1/payments", json=pay(invoice_id, 1000 + amount))
+    assert r.json()["to_credit_minor"] == amount, r.text
+    return invoice_id
+
+
+async def balance_of(payments: Payments, tenant_id: uuid.UUID) -> int:
+    async with payments.http(tenant_id) as http:
+        found = (await http.get(BALANCE)).json()["balances"]
+    return sum(b["balance_minor"] for b in found if b["currency"] == "EUR")
+
+
+async def test_credit_pays_the_oldest_due_invoices_first_and_is_published(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 4500)
+    later = await payments.invoice(tenant_id, 3000, due=date(2026, 11, 1))
+    sooner = await payments.invoice(tenant_id, 2000, due=date(2026, 10, 1))
+    async with payments.http(tenant_id) as http:
+        applied = await http.post(BALANCE + "/applications", json={"currency": "EUR"})
+        again = await http.post(BALANCE + "/applications", json={"currency": "EUR"})
+        assert applied.status_code == 201, applied.text
+        fetched = await http.get(applied.headers["location"])
+        ledger = (await http.get(BALANCE + "/movements", params={"sort": "created_at"})).json()
+        owed = await http.post("/v1/payments", json=pay(later, 600, excess="reject"))
+    assert applied.status_code == 201, applied.text
+    body = applied.json()
+    assert (body["applied_minor"], body["balance_minor"]) == (4500, 0)
+    assert [(p["invoice_id"], p["amount_minor"]) for p in body["payments"]] == [
+        (str(sooner), 2000),
+        (str(later), 2500),
+    ]
+    assert {p["method"] for p in body["payments"]} == {"credit_balance"}
+    assert {p["credit_application_id"] for p in body["payments"]} == {body["id"]}
+    assert fetched.json() == body
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/nothing-to-apply")
+    assert [(m["kind"], m["amount_minor"]) for m in ledger["items"]] == [
+        ("overpayment", 4500),
+        ("applied", -2000),
+        ("applied", -2500),
+    ]
+    # `later` still owes 500: a payment of 600 with excess=reject is refused.
+    assert owed.status_code == 409
+    events = await received(payments, later, 1)
+    assert [(e.amount_minor, e.method.value) for e in events] == [(2500, "credit_balance")]
+
+
+async def test_named_invoices_and_a_cap_and_every_wrong_request_writes_nothing(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    other_client = uuid.uuid4()
+    await payments.client(tenant_id, other_client)
+    await credit_of(payments, tenant_id, 1000)
+    first = await payments.invoice(tenant_id, 800)
+    second = await payments.invoice(tenant_id, 800)
+    dollars = await payments.invoice(tenant_id, 800, currency="USD")
+    theirs = await payments.invoice(tenant_id, 800, client_id=other_client)
+    url = BALANCE + "/applications"
+    async with payments.http(tenant_id) as http:
+        unknown_client = await http.post(
+            f"/v1/clients/{uuid.uuid4()}/credit-balance/applications", json={"currency": "EUR"}
+        )
+        foreign = await http.post(
+            url, json={"currency": "EUR", "invoice_ids": [str(first), str(theirs)]}
+        )
+        currency = await http.post(url, json={"currency": "EUR", "invoice_ids": [str(dollars)]})
+        no_balance = await http.post(url, json={"currency": "USD"})
+        async with payments.http(tenant_id, "viewer") as as_viewer:
+            viewer = await as_viewer.post(url, json={"currency": "EUR"})
+        before = await balance_of(payments, tenant_id)
+        capped = await http.post(
+            url,
+            json={"currency": "EUR", "invoice_ids": [str(second), str(first)], "amount_minor": 900},
+        )
+    assert unknown_client.status_code == 404
+    assert foreign.status_code == 404
+    assert foreign.json()["errors"][0]["pointer"] == "#/invoice_ids/1"
+    assert currency.status_code == 422
+    assert currency.json()["errors"][0]["pointer"] == "#/invoice_ids/0"
+    assert no_balance.status_code == 409
+    assert viewer.status_code == 403
+    assert before == 1000  # nothing refused moved a cent
+    assert capped.status_code == 201, capped.text
+    assert [(p["invoice_id"], p["amount_minor"]) for p in capped.json()["payments"]] == [
+        (str(second), 800),
+        (str(first), 100),
+    ]
+    assert capped.json()["balance_minor"] == 100
+
+
+async def test_refunding_a_credit_payment_refills_the_balance_and_payouts_empty_it(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 700)
+    invoice_id = await payments.invoice(tenant_id, 500)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    async with payments.http(tenant_id) as http:
+        applied = await http.post(
+            BALANCE + "/applications", json={"currency": "EUR", "invoice_ids": [str(invoice_id)]}
+        )
+        payment_id = applied.json()["payments"][0]["id"]
+        refund = await http.post(f"/v1/payments/{payment_id}/refunds", json={"amount_minor": 200})
+        after_refund = await balance_of(payments, tenant_id)
+        too_much = await http.post(
+            BALANCE + "/refunds", json={"currency": "EUR", "amount_minor": 401}
+        )
+        payout = await http.post(
+            BALANCE + "/refunds",
+            json={"currency": "EUR", "amount_minor": 400, "reason": "closing"},
+            headers=key,
+        )
+        replay = await http.post(
+            BALANCE + "/refunds",
+            json={"currency": "EUR", "amount_minor": 400, "reason": "closing"},
+            headers=key,
+        )
+        ledger = (await http.get(BALANCE + "/movements")).json()["items"]
+    assert applied.json()["balance_minor"] == 200
+    assert refund.status_code == 201, refund.text
+    assert after_refund == 400  # back to the balance, not out to the client
+    assert too_much.status_code == 409
+    assert too_much.json()["errors"][0]["pointer"] == "#/amount_minor"
+    assert payout.status_code == 201, payout.text
+    assert payout.json()["balance_minor"] == 0
+    assert replay.json() == payout.json()
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await balance_of(payments, tenant_id) == 0
+    assert [m["kind"] for m in ledger] == ["refunded", "returned", "applied", "overpayment"]
+    refunded = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "payment-refunded",
+        lambda r: r.key == str(invoice_id).encode(),
+        expected=1,
+        timeout=5,
+    )
+    assert decode_event(refunded[0].value).payload.amount_minor == 200
+
+
+async def test_concurrent_applications_and_payouts_never_spend_a_cent_twice(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 1000)
+    invoices = [await payments.invoice(tenant_id, 150) for _ in range(8)]
+    async with payments.http(tenant_id) as http:
+        tries = [
+            http.post(BALANCE + "/applications", json={"currency": "EUR", "amount_minor": 300})
+            for _ in range(6)
+        ] + [
+            http.post(BALANCE + "/refunds", json={"currency": "EUR", "amount_minor": 250})
+            for _ in range(3)
+        ]
+        answers = await asyncio.gather(*tries)
+        listed = await http.get("/v1/payments", params={"client_id": str(CLIENT), "limit": 100})
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    spent = sum(a.json().get("applied_minor", 0) for a in answers if a.status_code == 201)
+    paid_out = sum(
+        a.json()["amount_minor"]
+        for a in answers[6:]
+        if a.status_code == 201  # payouts
+    )
+    assert spent + paid_out + await balance_of(payments, tenant_id) == 1000
+    assert await balance_of(payments, tenant_id) >= 0
+    on_invoice: dict[str, int] = {}
+    for p in listed.json()["items"]:
+        if p["method"] == "credit_balance":
+            on_invoice[p["invoice_id"]] = on_invoice.get(p["invoice_id"], 0) + p["applied_minor"]
+    assert sum(on_invoice.values()) == spent
+    assert set(on_invoice) <= {str(i) for i in invoices}
+    assert all(v <= 150 for v in on_invoice.values()), on_invoice
+
+
+async def test_a_credit_note_after_payment_moves_what_it_overpays_into_credit_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 10000)
+    async with payments.http(tenant_id) as http:
+        first = (await http.post("/v1/payments", json=pay(invoice_id, 6000))).json()
+        second = (await http.post("/v1/payments", json=pay(invoice_id, 4000))).json()
+    note = CreditNoteIssued(
+        credit_note_id=uuid.uuid4(),
+        number="CN-2026-00001",
+        invoice_id=invoice_id,
+        invoice_number="INV-X",
+        client_id=CLIENT,
+        currency="EUR",
+        issued_at=datetime.now(UTC),
+        reason="discount agreed",
+        lines=[
+            InvoiceLine(
+                line_id=uuid.uuid4(),
+                description="Work",
+                project_id=None,
+                quantity=1,
+                unit_amount_minor=5000,
+                amount_minor=5000,
+                discount_minor=0,
+                tax_rate_id=None,
+                tax_rate_percent=None,
+                tax_minor=0,
+            )
+        ],
+        subtotal_minor=5000,
+        discount_minor=0,
+        tax_minor=0,
+        total_minor=5000,
+    )
+    await payments.publish(tenant_id, "credit_note.issued", note)
+    await payments.publish(tenant_id, "credit_note.issued", note)  # redelivered
+    refunded = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "payment-refunded",
+        lambda r: r.key == str(invoice_id).encode(),
+        expected=2,
+        timeout=10,
+    )
+    moves = sorted(
+        (str(e.payment_id), e.amount_minor)
+        for e in (decode_event(r.value).payload for r in refunded)
+    )
+    assert moves == sorted([(second["id"], 4000), (first["id"], 1000)])
+    assert await balance_of(payments, tenant_id) == 5000
+    async with payments.http(tenant_id) as http:
+        after = (await http.get(f"/v1/payments/{first['id']}")).json()
+        too_much = await http.post(
+            f"/v1/payments/{first['id']}/refunds", json={"amount_minor": 5001}
+        )
+        today = str(datetime.now(UTC).date())
+        rec = (
+            await http.get(
+                "/v1/reconciliation", params={"period_start": today, "period_end": today}
+            )
+        ).json()
+    assert after["refunded_minor"] == 1000
+    assert too_much.status_code == 409  # 5000 is still on the invoice from this payment
+    assert rec["mismatches"] == []
+    [row] = rec["clients"]
+    assert (row["returned_to_credit_minor"], row["refunded_minor"]) == (5000, 0)

@@ -1,0 +1,235 @@
+"""The Stripe webhook on the real broker and Postgres, with deliveries signed by the official
+`stripe` library (never by our own code)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+from servicekit.identity import IDENTITY_HEADER, Identity
+
+from .conftest import Payments, received
+
+pytestmark = pytest.mark.integration
+SECRET = "whsec_" + "a1B2c3D4" * 4
+WEBHOOK = "/v1/providers/stripe/webhook"
+
+
+def intent_event(
+    invoice_id: uuid.UUID | None,
+    amount: int,
+    *,
+    event_id: str | None = None,
+    intent_id: str | None = None,
+    currency: str = "eur",
+    type: str = "payment_intent.succeeded",
+) -> str:
+    """A Stripe event as Stripe sends it (trimmed of fields we do not read, plus one we do
+    not know, as Stripe adds fields without notice)."""
+    metadata = {} if invoice_id is None else {"billstream_invoice_id": str(invoice_id)}
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "type": type,
+            "data": {
+                "object": {
+                    "id": intent_id or f"pi_{uuid.uuid4().hex[:24]}",
+                    "object": "payment_intent",
+                    "amount": amount,
+                    "amount_received": amount,
+                    "currency": currency,
+                    "metadata": metadata,
+                    "payment_method_types": ["card"],
+                    "status": "succeeded",
+                    "some_future_field": {"x": 1},
+                }
+            },
+        }
+    )
+
+
+def signed(payload: str, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
+    header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=at)
+    return {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def as_provider(payments: Payments, tenant_id: uuid.UUID) -> httpx.AsyncClient:
+    token = payments.infra.token(Identity(tenant_id, f"provider:stripe:{tenant_id}", "provider"))
+    return httpx.AsyncClient(
+        base_url=payments.url,
+        headers={IDENTITY_HEADER: token},
+        params={"tenant_id": str(tenant_id)},
+        timeout=15,
+    )
+
+
+async def configured(payments: Payments, tenant_id: uuid.UUID) -> None:
+    await payments.client(tenant_id)
+    async with payments.http(tenant_id) as http:
+        r = await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+    assert r.status_code == 200, r.text
+
+
+async def payments_of(payments: Payments, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> Any:
+    async with payments.http(tenant_id) as http:
+        r = await http.get("/v1/payments", params={"invoice_id": str(invoice_id)})
+    return r.json()["items"]
+
+
+async def test_settings_show_a_hint_only_and_validate_the_secret(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    async with payments.http(tenant_id) as http:
+        missing = await http.get("/v1/providers/stripe")
+        bad = await http.put("/v1/providers/stripe", json={"webhook_secret": "sk_live_x"})
+        first = await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+        rolled = await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET + "Z"})
+        shown = await http.get("/v1/providers/stripe")
+    async with payments.http(tenant_id, "viewer") as viewer:
+        refused = await viewer.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+    assert missing.status_code == 404
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"] == "#/webhook_secret"
+    assert first.json()["version"] == 1
+    assert rolled.json()["version"] == 2
+    assert shown.json()["secret_hint"] == "whsec_…3D4Z"
+    assert SECRET not in shown.text
+    assert refused.status_code == 403
+
+
+async def test_a_succeeded_intent_becomes_one_payment_however_often_it_is_delivered(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 5000)
+    intent = f"pi_{uuid.uuid4().hex[:24]}"
+    payload = intent_event(invoice_id, 6000, intent_id=intent)
+    # The same PaymentIntent reported again under another event id pays nothing twice.
+    other_event = intent_event(invoice_id, 6000, intent_id=intent)
+    async with as_provider(payments, tenant_id) as hook:
+        first = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+        again = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+        other = await hook.post(WEBHOOK, content=other_event, headers=signed(other_event))
+    assert first.status_code == 200, first.text
+    assert (first.json()["duplicate"], first.json()["event"]["outcome"]) == (False, "applied")
+    assert again.json()["duplicate"] is True
+    assert again.json()["event"] == first.json()["event"]
+    assert other.json()["event"]["payment_id"] == first.json()["event"]["payment_id"]
+    [payment] = await payments_of(payments, tenant_id, invoice_id)
+    assert (payment["reference"], payment["method"], payment["status"]) == (
+        intent,
+        "card",
+        "succeeded",
+    )
+    assert (payment["applied_minor"], payment["to_credit_minor"]) == (5000, 1000)
+    events = await received(payments, invoice_id, 1)
+    assert [e.amount_minor for e in events] == [5000]
+
+
+async def test_unverifiable_deliveries_are_refused_and_record_nothing(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    async with as_provider(payments, tenant_id) as hook:
+        payload = intent_event(uuid.uuid4(), 100)
+        unconfigured = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 5000)
+    payload = intent_event(invoice_id, 5000)
+    stale_at = int(time.time()) - 301
+    tampered = payload.replace('"amount_received": 5000', '"amount_received": 50')
+    async with as_provider(payments, tenant_id) as hook:
+        answers = {
+            "wrong secret": await hook.post(
+                WEBHOOK, content=payload, headers=signed(payload, "whsec_other0000")
+            ),
+            "stale": await hook.post(
+                WEBHOOK, content=payload, headers=signed(payload, at=stale_at)
+            ),
+            "future": await hook.post(
+                WEBHOOK, content=payload, headers=signed(payload, at=int(time.time()) + 301)
+            ),
+            "tampered": await hook.post(WEBHOOK, content=tampered, headers=signed(payload)),
+            "unsigned": await hook.post(WEBHOOK, content=payload),
+            "garbled header": await hook.post(
+                WEBHOOK, content=payload, headers={"Stripe-Signature": "t=x,v1"}
+            ),
+        }
+        not_json = "not an event"
+        malformed = await hook.post(WEBHOOK, content=not_json, headers=signed(not_json))
+    assert unconfigured.status_code == 400
+    assert unconfigured.json()["type"].endswith("/webhook-not-configured")
+    for why, r in answers.items():
+        assert r.status_code == 400, (why, r.text)
+        assert r.json()["type"].endswith("/signature-invalid"), (why, r.text)
+    assert malformed.status_code == 400
+    assert malformed.json()["type"].endswith("/event-malformed")
+    assert await payments_of(payments, tenant_id, invoice_id) == []
+    async with payments.http(tenant_id) as http:
+        events = (await http.get("/v1/providers/stripe/events")).json()["items"]
+    assert events == []
+
+
+async def test_a_rolled_secret_verifies_either_signature_stripe_sends(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 700)
+    payload = intent_event(invoice_id, 700)
+    at = int(time.time())
+    old = signed(payload, "whsec_previous000", at)["Stripe-Signature"]
+    new = signed(payload, SECRET, at)["Stripe-Signature"]
+    # During a roll Stripe puts one v1 per live secret in the one header.
+    both = f"{old},{new.split(',', 1)[1]}"
+    async with as_provider(payments, tenant_id) as hook:
+        r = await hook.post(WEBHOOK, content=payload, headers={"Stripe-Signature": both})
+    assert r.status_code == 200, r.text
+    assert r.json()["event"]["outcome"] == "applied"
+
+
+async def test_an_invoice_not_known_yet_is_retried_and_unusable_events_are_listed(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    early = uuid.uuid4()
+    payload = intent_event(early, 900)
+    no_invoice = intent_event(None, 900)
+    elsewhere = await payments.invoice(tenant_id, 900)
+    dollars = intent_event(elsewhere, 900, currency="usd")
+    created = intent_event(elsewhere, 900, type="payment_intent.created")
+    async with as_provider(payments, tenant_id) as hook:
+        before = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+        await payments.invoice(tenant_id, 900, invoice_id=early)
+        retried = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+        outcomes = [
+            (await hook.post(WEBHOOK, content=p, headers=signed(p))).json()["event"]["outcome"]
+            for p in (no_invoice, dollars, created)
+        ]
+    async with payments.http(tenant_id) as http:
+        rejected = (
+            await http.get("/v1/providers/stripe/events", params={"outcome": "rejected"})
+        ).json()["items"]
+        user_on_webhook = await http.post(WEBHOOK, params={"tenant_id": str(tenant_id)})
+    async with as_provider(payments, tenant_id) as hook:
+        provider_elsewhere = await hook.get("/v1/payments")
+    # Stripe retries any non-2xx; the first delivery recorded nothing, so the retry applies.
+    assert before.status_code == 404
+    assert retried.json()["event"]["outcome"] == "applied"
+    assert outcomes == ["rejected", "rejected", "ignored"]
+    assert sorted(e["detail"] for e in rejected) == [
+        "metadata.billstream_invoice_id is not an invoice id",
+        "the invoice is in EUR",
+    ]
+    assert await payments_of(payments, tenant_id, elsewhere) == []
+    assert user_on_webhook.status_code == 403
+    assert provider_elsewhere.status_code == 403
