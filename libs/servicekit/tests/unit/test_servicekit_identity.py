@@ -1,21 +1,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from uuid import uuid4
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI, Request
 
 from servicekit.identity import (
     AUDIENCE,
+    IDENTITY_HEADER,
     ISSUER,
     Identity,
     IdentitySigner,
     IdentityVerifier,
     generate_keypair,
+    require_identity,
+    require_provider,
 )
-from servicekit.problems import UnauthorizedError
+from servicekit.problems import ForbiddenError, UnauthorizedError
 
 PRIVATE, PUBLIC = generate_keypair()
 
@@ -165,3 +170,24 @@ def test_a_token_for_another_audience_is_refused_and_a_zero_reuse_signs_anew() -
     with pytest.raises(UnauthorizedError):
         IdentityVerifier(PUBLIC, clock=lambda: now).verify(token)
     assert signer._issued == {}
+
+
+def _request(token: str) -> Request:
+    app = FastAPI()
+    app.state.runtime = SimpleNamespace(verifier=IdentityVerifier(PUBLIC))
+    return Request(
+        {"type": "http", "app": app, "headers": [(IDENTITY_HEADER.encode(), token.encode())]}
+    )
+
+
+async def test_a_provider_identity_reaches_webhook_routes_only() -> None:
+    signer = IdentitySigner(PRIVATE)
+    provider = Identity(tenant_id=uuid4(), principal="provider:stripe", role="provider")
+    user = identity()
+    # Every route but the webhooks is mounted with `require_identity` (and role checks on it).
+    with pytest.raises(ForbiddenError):
+        await require_identity(_request(signer.sign(provider)))
+    assert await require_identity(_request(signer.sign(user))) == user
+    assert await require_provider(_request(signer.sign(provider))) == provider
+    with pytest.raises(ForbiddenError):
+        await require_provider(_request(signer.sign(user)))

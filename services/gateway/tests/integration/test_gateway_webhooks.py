@@ -89,3 +89,36 @@ async def test_only_the_webhook_route_is_open_without_a_key(gateway: Gateway) ->
         read = await http.get(WEBHOOK, params={"tenant_id": str(gateway.tenant_id)})
     assert settings.status_code == 401
     assert read.status_code == 401
+
+
+async def test_a_flood_of_deliveries_does_not_spend_the_tenants_own_api_budget(
+    infra: Infra,
+) -> None:
+    seen: list[Seen] = []
+    tenant_id = uuid.uuid4()
+    async with serve(echo_app(IdentityVerifier(infra.public_key), seen)) as echo_url:
+        settings = infra.settings(
+            GatewaySettings,
+            identity_private_key=infra.private_key,
+            dev_api_key=API_KEY,
+            dev_tenant_id=tenant_id,
+            timecapture_url=echo_url,
+            invoicing_url=echo_url,
+            payments_url=echo_url,
+            rate_limit_key_per_s=0.01,
+            rate_limit_key_burst=3,
+            rate_limit_tenant_per_s=0.01,
+            rate_limit_tenant_burst=3,
+        )
+        async with (
+            serve(create_app(define(settings))) as url,
+            httpx.AsyncClient(base_url=url) as http,
+        ):
+            hooks = [
+                await http.post(WEBHOOK, params={"tenant_id": str(tenant_id)}, content=b"{}")
+                for _ in range(4)
+            ]
+            own = await http.get("/v1/time-entries", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert [r.status_code for r in hooks] == [201, 201, 201, 429]
+    assert hooks[-1].headers["retry-after"]
+    assert own.status_code == 200, own.text

@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.events.clients import ClientState
+from contracts.events.credit_notes import CreditNoteIssued
 from contracts.events.invoices import InvoiceIssued, InvoiceLine
 from contracts.registry import build_event, decode_event, encode_event, event_key, spec_for
 from payments.app import define
@@ -111,6 +112,50 @@ class Payments:
 
         await eventually(known, message="receivable")
         return invoice_id
+
+    async def credit_note(self, tenant_id: uuid.UUID, invoice_id: uuid.UUID, amount: int) -> None:
+        """A credit note of `amount` on the invoice, published and counted."""
+        note = CreditNoteIssued(
+            credit_note_id=uuid.uuid4(),
+            number=f"CN-{uuid.uuid4().hex[:8]}",
+            invoice_id=invoice_id,
+            invoice_number="INV",
+            client_id=CLIENT,
+            currency="EUR",
+            issued_at=datetime.now(UTC),
+            lines=[one_line(amount)],
+            subtotal_minor=amount,
+            discount_minor=0,
+            tax_minor=0,
+            total_minor=amount,
+        )
+        await self.publish(tenant_id, "credit_note.issued", note)
+
+        async def counted() -> bool:
+            found = await self.infra.fetch_as_tenant(
+                "payments",
+                tenant_id,
+                "SELECT 1 FROM receivable_credits WHERE credit_note_id = $1",
+                note.credit_note_id,
+            )
+            return bool(found)
+
+        await eventually(counted, message="credit note counted")
+
+
+def one_line(amount: int) -> InvoiceLine:
+    return InvoiceLine(
+        line_id=uuid.uuid4(),
+        description="Work",
+        project_id=None,
+        quantity=1,
+        unit_amount_minor=amount,
+        amount_minor=amount,
+        discount_minor=0,
+        tax_rate_id=None,
+        tax_rate_percent=None,
+        tax_minor=0,
+    )
 
 
 @pytest.fixture(scope="module")

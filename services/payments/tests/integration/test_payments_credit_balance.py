@@ -6,12 +6,13 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime
 
+import asyncpg
 import pytest
 
 from contracts.events.credit_notes import CreditNoteIssued
-from contracts.events.invoices import InvoiceLine
+from contracts.events.invoices import InvoiceLine, InvoiceVoided
 from contracts.registry import decode_event
-from servicekit.testing import read_topic
+from servicekit.testing import eventually, read_topic
 
 from .conftest import CLIENT, Payments, pay, received
 
@@ -91,6 +92,9 @@ async def test_named_invoices_and_a_cap_and_every_wrong_request_writes_nothing(
             url, json={"currency": "EUR", "invoice_ids": [str(first), str(theirs)]}
         )
         currency = await http.post(url, json={"currency": "EUR", "invoice_ids": [str(dollars)]})
+        twice = await http.post(
+            url, json={"currency": "EUR", "invoice_ids": [str(first), str(second), str(first)]}
+        )
         no_balance = await http.post(url, json={"currency": "USD"})
         async with payments.http(tenant_id, "viewer") as as_viewer:
             viewer = await as_viewer.post(url, json={"currency": "EUR"})
@@ -104,6 +108,8 @@ async def test_named_invoices_and_a_cap_and_every_wrong_request_writes_nothing(
     assert foreign.json()["errors"][0]["pointer"] == "#/invoice_ids/1"
     assert currency.status_code == 422
     assert currency.json()["errors"][0]["pointer"] == "#/invoice_ids/0"
+    assert twice.status_code == 422  # named twice, it would be paid twice what it owes
+    assert twice.json()["errors"][0]["pointer"] == "#/invoice_ids/2"
     assert no_balance.status_code == 409
     assert viewer.status_code == 403
     assert before == 1000  # nothing refused moved a cent
@@ -236,32 +242,130 @@ async def test_a_credit_note_after_payment_moves_what_it_overpays_into_credit_on
     )
     await payments.publish(tenant_id, "credit_note.issued", note)
     await payments.publish(tenant_id, "credit_note.issued", note)  # redelivered
+    # A second note behind the redelivery (same key, same partition): once it is counted,
+    # the redelivery was consumed before it.
+    marker = note.model_copy(update={"credit_note_id": uuid.uuid4(), "number": "CN-2"})
+    await payments.publish(tenant_id, "credit_note.issued", marker)
+
+    async def both_counted() -> bool:
+        found = await payments.infra.fetch_as_tenant(
+            "payments",
+            tenant_id,
+            "SELECT count(*) AS n FROM receivable_credits WHERE invoice_id = $1",
+            invoice_id,
+        )
+        return bool(found[0]["n"] == 2)
+
+    await eventually(both_counted, message="both credit notes counted")
     refunded = await read_topic(
         payments.infra.kafka.bootstrap_servers,
         "payment-refunded",
         lambda r: r.key == str(invoice_id).encode(),
-        expected=2,
-        timeout=10,
+        expected=4,
+        timeout=3,
     )
     moves = sorted(
-        (str(e.payment_id), e.amount_minor)
+        (str(e.payment_id), e.amount_minor, e.destination.value)
         for e in (decode_event(r.value).payload for r in refunded)
     )
-    assert moves == sorted([(second["id"], 4000), (first["id"], 1000)])
-    assert await balance_of(payments, tenant_id) == 5000
+    # 5000 over after the first note (4000 of the newest payment, 1000 of the other), then
+    # the whole second note; the redelivery moved nothing (a 4th event would show it).
+    assert moves == sorted(
+        [
+            (second["id"], 4000, "credit_balance"),
+            (first["id"], 1000, "credit_balance"),
+            (first["id"], 5000, "credit_balance"),
+        ]
+    )
+    assert await balance_of(payments, tenant_id) == 10000
     async with payments.http(tenant_id) as http:
         after = (await http.get(f"/v1/payments/{first['id']}")).json()
-        too_much = await http.post(
-            f"/v1/payments/{first['id']}/refunds", json={"amount_minor": 5001}
-        )
+        too_much = await http.post(f"/v1/payments/{first['id']}/refunds", json={"amount_minor": 1})
         today = str(datetime.now(UTC).date())
         rec = (
             await http.get(
                 "/v1/reconciliation", params={"period_start": today, "period_end": today}
             )
         ).json()
-    assert after["refunded_minor"] == 1000
-    assert too_much.status_code == 409  # 5000 is still on the invoice from this payment
+    assert after["refunded_minor"] == 6000
+    assert too_much.status_code == 409  # nothing of it is left on the invoice
     assert rec["mismatches"] == []
     [row] = rec["clients"]
-    assert (row["returned_to_credit_minor"], row["refunded_minor"]) == (5000, 0)
+    assert (row["returned_to_credit_minor"], row["refunded_minor"]) == (10000, 0)
+
+
+async def test_money_found_on_an_invoice_when_its_void_arrives_moves_to_credit_unpublished(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    """Invoicing refuses to void an invoice it knows is paid: a payment recorded here in the
+    race before the void was never counted there, so it moves to credit without an event."""
+    await payments.client(tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 3000)
+    async with payments.http(tenant_id) as http:
+        paid = (await http.post("/v1/payments", json=pay(invoice_id, 2000))).json()
+    voided = InvoiceVoided(
+        invoice_id=invoice_id,
+        number="INV-V",
+        client_id=CLIENT,
+        voided_at=datetime.now(UTC),
+        time_entry_ids=[],
+    )
+    await payments.publish(tenant_id, "invoice.voided", voided)
+    await payments.publish(tenant_id, "invoice.voided", voided)  # redelivered
+
+    async def moved() -> bool:
+        return await balance_of(payments, tenant_id) == 2000
+
+    await eventually(moved, message="void moved the money to credit")
+    async with payments.http(tenant_id) as http:
+        after = (await http.get(f"/v1/payments/{paid['id']}")).json()
+        today = str(datetime.now(UTC).date())
+        rec = (
+            await http.get(
+                "/v1/reconciliation", params={"period_start": today, "period_end": today}
+            )
+        ).json()
+    assert after["refunded_minor"] == 2000
+    assert rec["mismatches"] == []
+    published = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "payment-refunded",
+        lambda r: r.key == str(invoice_id).encode(),
+        expected=1,
+        timeout=3,
+    )
+    assert published == []
+
+
+async def test_a_payment_that_waited_for_a_credit_note_sees_it(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    """A payment queued behind the credit-note handler's lock must read what it committed:
+    else it puts on the invoice money the invoice no longer owes."""
+    await payments.client(tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 1000)
+    admin = await asyncpg.connect(payments.infra.admin_dsn())
+    try:
+        # What the credit-note handler does: count the note, then lock the receivable.
+        holder = admin.transaction()
+        await holder.start()
+        await admin.execute(
+            "INSERT INTO payments.receivable_credits "
+            "(tenant_id, credit_note_id, invoice_id, amount_minor) VALUES ($1, $2, $3, 600)",
+            tenant_id,
+            uuid.uuid4(),
+            invoice_id,
+        )
+        await admin.execute(
+            "SELECT 1 FROM payments.receivables WHERE invoice_id = $1 FOR UPDATE", invoice_id
+        )
+        async with payments.http(tenant_id) as http:
+            waiting = asyncio.create_task(http.post("/v1/payments", json=pay(invoice_id, 1000)))
+            await asyncio.sleep(0.5)  # the payment is now blocked on the lock
+            assert not waiting.done()
+            await holder.commit()
+            r = await waiting
+    finally:
+        await admin.close()
+    assert r.status_code == 201, r.text
+    assert (r.json()["applied_minor"], r.json()["to_credit_minor"]) == (400, 600)

@@ -29,6 +29,7 @@ def intent_event(
     intent_id: str | None = None,
     currency: str = "eur",
     type: str = "payment_intent.succeeded",
+    created: int | None = None,
 ) -> str:
     """A Stripe event as Stripe sends it (trimmed of fields we do not read, plus one we do
     not know, as Stripe adds fields without notice)."""
@@ -38,7 +39,7 @@ def intent_event(
             "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
             "object": "event",
             "api_version": "2024-06-20",
-            "created": int(time.time()),
+            "created": created or int(time.time()),
             "livemode": False,
             "pending_webhooks": 1,
             "type": type,
@@ -233,3 +234,25 @@ async def test_an_invoice_not_known_yet_is_retried_and_unusable_events_are_liste
     assert await payments_of(payments, tenant_id, elsewhere) == []
     assert user_on_webhook.status_code == 403
     assert provider_elsewhere.status_code == 403
+
+
+async def test_stripe_units_become_minor_units_and_an_unknown_invoice_is_listed_after_an_hour(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    krona = await payments.invoice(tenant_id, 500, currency="ISK")  # 500 kr, no minor unit
+    isk = intent_event(krona, 50000, currency="isk")  # Stripe sends ISK times 100
+    odd = intent_event(krona, 50050, currency="isk")
+    old = intent_event(uuid.uuid4(), 900, created=int(time.time()) - 3601)
+    async with as_provider(payments, tenant_id) as hook:
+        paid = await hook.post(WEBHOOK, content=isk, headers=signed(isk))
+        fraction = await hook.post(WEBHOOK, content=odd, headers=signed(odd))
+        unmatched = await hook.post(WEBHOOK, content=old, headers=signed(old))
+    assert paid.json()["event"]["outcome"] == "applied", paid.text
+    [payment] = await payments_of(payments, tenant_id, krona)
+    assert (payment["amount_minor"], payment["currency"]) == (500, "ISK")
+    assert fraction.json()["event"]["outcome"] == "rejected"
+    assert "not a whole number" in fraction.json()["event"]["detail"]
+    assert unmatched.status_code == 200, unmatched.text
+    assert unmatched.json()["event"]["outcome"] == "rejected"
+    assert "an hour after the payment" in unmatched.json()["event"]["detail"]

@@ -59,7 +59,19 @@ def test_any_of_several_v1_signatures_may_match_and_other_schemes_are_ignored() 
 
 
 @pytest.mark.parametrize(
-    "broken", ["", "v1=abc", "t=abc,v1=abc", f"t={T},t={T},v1=abc", f"t={T}", "garbage"]
+    "broken",
+    [
+        "",
+        "v1=abc",
+        "t=abc,v1=abc",
+        f"t={T},t={T},v1=abc",
+        f"t={T}",
+        "garbage",
+        "t=\u00b2,v1=" + "a" * 64,  # a Unicode digit: isdigit() says yes, int() says no
+        "t=" + "9" * 400 + ",v1=" + "a" * 64,  # would overflow a timestamp
+        f"t={T},v1=" + "é" * 64,  # not ASCII: compare_digest would raise
+        f"t={T},v1=" + "A" * 64,  # Stripe's hex is lower case
+    ],
 )
 def test_malformed_headers_are_refused(broken: str) -> None:
     with pytest.raises(SignatureInvalid):

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field
 from contracts.events.base import ContractModel
 from contracts.money import CurrencyCode
 
-__all__ = ["PaymentMethod", "PaymentReceived", "PaymentRefunded"]
+__all__ = ["PaymentMethod", "PaymentReceived", "PaymentRefunded", "RefundedTo"]
 
 
 class PaymentMethod(StrEnum):
@@ -23,6 +23,15 @@ class PaymentMethod(StrEnum):
     CHECK = "check"
     OTHER = "other"
     # The client's credit balance (an earlier overpayment) spent on this invoice.
+    CREDIT_BALANCE = "credit_balance"
+
+
+class RefundedTo(StrEnum):
+    """Where money taken off an invoice went."""
+
+    CLIENT = "client"
+    # The client's credit balance: a refund of a payment made from it, or what a credit
+    # note left paid beyond the invoice's new total.
     CREDIT_BALANCE = "credit_balance"
 
 
@@ -54,3 +63,8 @@ class PaymentRefunded(ContractModel):
     currency: CurrencyCode = Field(description="ISO 4217 code; the payment's currency.")
     refunded_at: AwareDatetime = Field(description="When the refund was made.")
     reason: str | None = Field(default=None, description="Why, free text.")
+    destination: RefundedTo = Field(
+        default=RefundedTo.CLIENT,
+        description="Back to the client, or into their credit balance (the money stays "
+        "with us, off this invoice).",
+    )

@@ -7,7 +7,7 @@ import time
 
 from gateway.domain.rate_limits import Buckets, Limit, RateLimiter
 from gateway.settings import GatewaySettings
-from servicekit.identity import Identity
+from servicekit.identity import PROVIDER, Identity
 from servicekit.problems import ServiceError
 from servicekit.service import Runtime
 
@@ -35,7 +35,12 @@ def _limiter(runtime: Runtime) -> RateLimiter:
 
 
 def admit(runtime: Runtime, identity: Identity) -> None:
-    wait = _limiter(runtime).admit(identity.principal, str(identity.tenant_id))
+    # A provider's deliveries have a tenant bucket of their own: anyone can post to the
+    # webhook URL, and that must not spend the tenant's own API budget.
+    tenant = str(identity.tenant_id)
+    if identity.role == PROVIDER:
+        tenant = f"{PROVIDER}:{tenant}"
+    wait = _limiter(runtime).admit(identity.principal, tenant)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise RateLimited(
@@ -71,3 +76,23 @@ def admit_login(runtime: Runtime, account: str, client_address: str) -> None:
             headers={"Retry-After": str(seconds)},
             retry_after_s=seconds,
         )
+
+
+# Webhook URLs name a tenant, and a name not cached costs a database read: bounded in all.
+TENANT_LOOKUPS_PER_S = 50.0
+
+
+def admit_tenant_lookup(runtime: Runtime) -> None:
+    buckets = runtime.state.get("tenant_lookups")
+    if not isinstance(buckets, Buckets):
+        limit = Limit(TENANT_LOOKUPS_PER_S, 2 * TENANT_LOOKUPS_PER_S)
+        buckets = runtime.state["tenant_lookups"] = Buckets(limit, time.monotonic)
+    wait = buckets.wait_for("all")
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimited(
+            f"too many webhook deliveries for unknown tenants; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+            retry_after_s=seconds,
+        )
+    buckets.take("all")

@@ -6,6 +6,7 @@ import time
 from uuid import UUID
 
 from gateway.db import api_keys as rows
+from gateway.handlers.limits import admit_tenant_lookup
 from servicekit.identity import PROVIDER, Identity
 from servicekit.problems import FieldInvalid, NotFoundError
 from servicekit.service import Runtime
@@ -43,6 +44,7 @@ async def _tenant_exists(runtime: Runtime, tenant_id: UUID) -> bool:
     missed = unknown.get(tenant_id)
     if missed is not None and time.monotonic() - missed <= _UNKNOWN_TTL_S:
         return False
+    admit_tenant_lookup(runtime)
     async with runtime.require_pool().acquire(timeout=_ACQUIRE_TIMEOUT_S) as conn:
         exists = await rows.tenant_exists(conn, tenant_id)
     for cache in (known, unknown):

@@ -108,7 +108,8 @@ class PayoutOut(BaseModel):
 
 
 async def _known(conn: Connection, client_id: UUID) -> None:
-    if not await rows.client_known(conn, client_id):
+    # A deleted client's credit stays readable: it is still theirs until paid out.
+    if not await rows.client_known(conn, client_id, deleted_too=True):
         raise ClientNotFound(f"no client {client_id}")
 
 

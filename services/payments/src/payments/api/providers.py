@@ -120,8 +120,10 @@ async def stripe_webhook(
     """Stripe's deliveries, unauthenticated at the gateway but signed: `Stripe-Signature`
     must verify with the tenant's secret within 300 s. A `payment_intent.succeeded` whose
     metadata `billstream_invoice_id` names an issued invoice becomes a payment (method card,
-    reference the PaymentIntent id, any excess to credit balance); other types are recorded
-    as ignored. A redelivered event changes nothing (`duplicate: true`)."""
+    ach or other from its payment method types, reference the PaymentIntent id, any excess to
+    credit balance); an invoice not known yet is 404 (Stripe retries) for an hour, then
+    `rejected`; other types are recorded as ignored. A redelivered event changes nothing
+    (`duplicate: true`)."""
     body = await request.body()
 
     if tenant_id != identity.tenant_id:

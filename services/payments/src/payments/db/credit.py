@@ -47,11 +47,14 @@ _RECEIVABLE = (
 
 
 async def lock_receivables(conn: Connection, invoice_ids: list[UUID]) -> dict[UUID, Receivable]:
-    """The invoices, locked in id order (payments lock one at a time, so no deadlock)."""
-    found = await conn.fetch(
-        _RECEIVABLE + "WHERE r.invoice_id = ANY($1::uuid[]) ORDER BY r.invoice_id FOR UPDATE OF r",
+    """The invoices, locked in id order (payments lock one at a time, so no deadlock), then
+    read by a statement of their own (see `payments.db.payments.receivable`)."""
+    await conn.execute(
+        "SELECT 1 FROM (SELECT invoice_id FROM receivables WHERE invoice_id = ANY($1::uuid[]) "
+        "ORDER BY invoice_id FOR UPDATE) AS locked",
         invoice_ids,
     )
+    found = await conn.fetch(_RECEIVABLE + "WHERE r.invoice_id = ANY($1::uuid[])", invoice_ids)
     return {r["invoice_id"]: rows.from_row(Receivable, r) for r in found}
 
 

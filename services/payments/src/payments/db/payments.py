@@ -19,6 +19,11 @@ _STORED_COLS = [c for c in _RECEIVABLE_COLS if c not in ("credited_minor", "void
 
 
 async def receivable(conn: Connection, invoice_id: UUID, *, lock: bool) -> Receivable | None:
+    if lock:
+        # Locked by a statement of its own: a statement that waited for the lock still reads
+        # its subqueries (credit notes, voids) as of before the wait, so the figures are read
+        # by the next statement, which sees whatever the lock's holder committed.
+        await conn.execute("SELECT 1 FROM receivables WHERE invoice_id = $1 FOR UPDATE", invoice_id)
     sql = (
         f"SELECT {', '.join(f'r.{c}' for c in _STORED_COLS)}, "
         "(SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM receivable_credits c "
@@ -27,7 +32,7 @@ async def receivable(conn: Connection, invoice_id: UUID, *, lock: bool) -> Recei
         "AND v.invoice_id = r.invoice_id) AS void "
         "FROM receivables r WHERE r.invoice_id = $1"
     )
-    row = await conn.fetchrow(sql + (" FOR UPDATE OF r" if lock else ""), invoice_id)
+    row = await conn.fetchrow(sql, invoice_id)
     return None if row is None else rows.from_row(Receivable, row)
 
 
@@ -40,13 +45,15 @@ async def record_issued(conn: Connection, r: Receivable) -> None:
     )
 
 
-async def record_voided(conn: Connection, tenant_id: UUID, invoice_id: UUID) -> None:
-    await conn.execute(
+async def record_voided(conn: Connection, tenant_id: UUID, invoice_id: UUID) -> bool:
+    """False when the void was recorded before (a redelivery)."""
+    done = await conn.fetchval(
         "INSERT INTO voided_invoices (tenant_id, invoice_id) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING",
+        "ON CONFLICT DO NOTHING RETURNING true",
         tenant_id,
         invoice_id,
     )
+    return bool(done)
 
 
 async def add_paid(conn: Connection, invoice_id: UUID, delta_minor: int) -> None:
@@ -187,10 +194,11 @@ async def record_client(  # noqa: PLR0917
     )
 
 
-async def client_known(conn: Connection, client_id: UUID) -> bool:
+async def client_known(conn: Connection, client_id: UUID, *, deleted_too: bool = False) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = $1 AND NOT deleted)",
+            "SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = $1 AND (NOT deleted OR $2))",
             client_id,
+            deleted_too,
         )
     )

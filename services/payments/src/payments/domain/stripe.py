@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.money import currency_exponent
 from payments.domain.payments import PaymentsError
 
 TOLERANCE_S = 300
+# A delivery for an invoice we do not know is refused (Stripe retries) until the event is this
+# old; then it is recorded as rejected, so money for a mistyped invoice is listed, not lost.
+UNMATCHED_AFTER_S = 3600
+# Checked before use: Unicode digits pass `isdigit` but not `int`, and a signature that is not
+# ASCII hex makes `compare_digest` raise instead of answer.
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 # Metadata the integrating team sets on the PaymentIntent to say which invoice it pays.
 INVOICE_METADATA = "billstream_invoice_id"
@@ -52,15 +61,15 @@ def verify_signature(
     if not header:
         raise SignatureInvalid("no Stripe-Signature header")
     timestamps: list[str] = []
-    signatures: list[str] = []
+    signatures: list[bytes] = []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
         if name == "t":
             timestamps.append(value)
-        elif name == "v1":
-            signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isdigit():
-        raise SignatureInvalid("the Stripe-Signature header needs exactly one numeric t=")
+        elif name == "v1" and _HEX_SHA256.fullmatch(value):
+            signatures.append(value.encode())
+    if len(timestamps) != 1 or not _UNIX_SECONDS.fullmatch(timestamps[0]):
+        raise SignatureInvalid("the Stripe-Signature header needs exactly one t=<unix seconds>")
     if not signatures:
         raise SignatureInvalid("the Stripe-Signature header has no v1 signature")
     timestamp = int(timestamps[0])
@@ -70,9 +79,56 @@ def verify_signature(
             tolerance_s=tolerance_s,
         )
     signed = timestamps[0].encode() + b"." + payload
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
     if not any(hmac.compare_digest(expected, s) for s in signatures):
         raise SignatureInvalid("no v1 signature matches this endpoint's secret")
+
+
+# Stripe's amounts are in its own unit per currency, not always ISO 4217's minor unit
+# (https://docs.stripe.com/currencies): these are whole units, ISK is sent times 100 although
+# it has no minor unit, and these have three decimals; every other currency has two.
+STRIPE_ZERO_DECIMAL = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+
+
+def stripe_exponent(currency: str) -> int:
+    if currency in STRIPE_ZERO_DECIMAL:
+        return 0
+    return 3 if currency in STRIPE_THREE_DECIMAL else 2
+
+
+def to_minor(amount: int, currency: str) -> int:
+    """Stripe's amount in ISO 4217 minor units of `currency` (upper case); ValueError when
+    the currency is unknown or the amount does not convert exactly."""
+    iso = currency_exponent(currency)  # UnknownCurrencyError is a ValueError
+    shift = stripe_exponent(currency) - iso
+    if shift <= 0:
+        more: int = 10 ** (-shift)
+        return amount * more
+    fewer: int = 10**shift
+    whole, rest = divmod(amount, fewer)
+    if rest:
+        raise ValueError(f"{amount} is not a whole number of {currency} minor units")
+    return whole
 
 
 class _Lenient(BaseModel):

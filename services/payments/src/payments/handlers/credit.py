@@ -52,6 +52,8 @@ async def apply_credit(conn: Connection, runtime: Runtime, cmd: ApplyCredit) -> 
         return await application(conn, cmd.application_id)
     if not await rows.client_known(conn, cmd.client_id):
         raise ClientNotFound(f"no client {cmd.client_id}")
+    if cmd.invoice_ids is not None:
+        _check_unique(cmd.invoice_ids)
     balance = await credit_rows.lock_balance(conn, cmd.client_id, cmd.currency)
     if balance <= 0:
         raise NothingToApply(f"the client has no credit balance in {cmd.currency}")
@@ -77,6 +79,16 @@ async def apply_credit(conn: Connection, runtime: Runtime, cmd: ApplyCredit) -> 
     return Application(
         cmd.application_id, cmd.client_id, cmd.currency, applied, now, made, balance - applied
     )
+
+
+def _check_unique(invoice_ids: tuple[UUID, ...]) -> None:
+    # Each invoice's share is allocated from what it owes once: named twice, it would be paid
+    # twice what it owes.
+    seen: set[UUID] = set()
+    for i, invoice_id in enumerate(invoice_ids):
+        if invoice_id in seen:
+            raise FieldInvalid(f"invoice_ids/{i}", f"invoice {invoice_id} is named twice")
+        seen.add(invoice_id)
 
 
 def _check_named(cmd: ApplyCredit, receivables: dict[UUID, Receivable]) -> None:

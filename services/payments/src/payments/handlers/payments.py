@@ -179,7 +179,7 @@ class TakeBack:
     amount_minor: int
     reason: str | None
     destination: RefundDestination
-    event_id: UUID
+    event_id: UUID | None  # None: not published (invoicing never counted this money)
     movement_id: UUID
 
 
@@ -203,13 +203,15 @@ async def take_back(conn: Connection, payment: Payment, t: TakeBack, now: dateti
             conn, payment.tenant_id, t.movement_id, payment, t.amount_minor, now, "returned",
             t.refund_id,
         )  # fmt: skip
-    event = outgoing.payment_refunded(
-        refunded,
-        refund_id=t.refund_id,
-        amount_minor=t.amount_minor,
-        reason=t.reason,
-        at=now,
-        event_id=t.event_id,
-    )
-    await enqueue(conn, event)
+    if t.event_id is not None:
+        event = outgoing.payment_refunded(
+            refunded,
+            refund_id=t.refund_id,
+            amount_minor=t.amount_minor,
+            reason=t.reason,
+            destination=t.destination,
+            at=now,
+            event_id=t.event_id,
+        )
+        await enqueue(conn, event)
     return refunded

@@ -2,9 +2,11 @@
 
 Every verified event is recorded with its outcome, so a redelivery (Stripe retries until it
 gets a 2xx, and may deliver twice) changes nothing. A succeeded PaymentIntent whose invoice
-payments does not know yet answers 409 and records nothing: Stripe retries it later, after
-invoicing's `invoice-issued` arrived. One that can never apply (no invoice named, another
-currency) is recorded as rejected, answered 2xx, and listed for a person to settle.
+payments does not know yet answers 404 and records nothing: Stripe retries it later, after
+invoicing's `invoice-issued` arrived; once the event is an hour old it is recorded as
+rejected instead. One that can never apply (no invoice named, another currency, an amount
+that is not whole minor units) is recorded as rejected, answered 2xx, and listed for a
+person to settle: no money Stripe took goes unrecorded.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from uuid import UUID
 import pydantic
 
 from payments.db import providers as rows
-from payments.domain.payments import CurrencyMismatch
+from payments.domain.payments import CurrencyMismatch, InvoiceNotFound
 from payments.domain.providers import STRIPE, Outcome, ProviderEvent, event_uuid, payment_uuid
 from payments.domain.stripe import (
     INVOICE_METADATA,
     PAYMENT_SUCCEEDED,
+    UNMATCHED_AFTER_S,
     EventMalformed,
     PaymentIntent,
     StripeEvent,
     WebhookNotConfigured,
+    to_minor,
     verify_signature,
 )
 from payments.handlers.payments import RecordPayment, record_payment
@@ -74,23 +78,45 @@ async def _handle(
 ) -> tuple[Outcome, str | None, UUID | None]:
     if event.type != PAYMENT_SUCCEEDED:
         return "ignored", f"{event.type} events are not used", None
+    cmd = _payment_of(tenant_id, event)
+    if isinstance(cmd, str):
+        return "rejected", cmd, None
+    try:
+        async with savepoint(conn, "stripe_payment"):
+            payment = await record_payment(conn, runtime, cmd)
+    except CurrencyMismatch as exc:
+        return "rejected", exc.detail, None
+    except InvoiceNotFound as exc:
+        age = runtime.clock().timestamp() - event.created
+        if age < UNMATCHED_AFTER_S:
+            raise
+        return "rejected", f"{exc.detail} an hour after the payment", None
+    return "applied", None, payment.id
+
+
+def _payment_of(tenant_id: UUID, event: StripeEvent) -> RecordPayment | str:
+    """The payment a succeeded PaymentIntent makes, or why it can make none."""
     try:
         intent = PaymentIntent.model_validate(event.data.object)
     except pydantic.ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(p) for p in problem["loc"])
-        return "rejected", f"payment intent {where}: {problem['msg']}", None
-    raw_invoice = intent.metadata.get(INVOICE_METADATA)
+        return f"payment intent {where}: {problem['msg']}"
     try:
-        invoice_id = UUID(raw_invoice or "")
+        invoice_id = UUID(intent.metadata.get(INVOICE_METADATA) or "")
     except ValueError:
-        return "rejected", f"metadata.{INVOICE_METADATA} is not an invoice id", None
-    cmd = RecordPayment(
+        return f"metadata.{INVOICE_METADATA} is not an invoice id"
+    currency = intent.currency.upper()
+    try:
+        amount = to_minor(intent.amount_received, currency)
+    except ValueError as exc:
+        return str(exc)
+    return RecordPayment(
         tenant_id=tenant_id,
         payment_id=payment_uuid(tenant_id, STRIPE, intent.id),
         invoice_id=invoice_id,
-        amount_minor=intent.amount_received,
-        currency=intent.currency.upper(),
+        amount_minor=amount,
+        currency=currency,
         method=intent.method,
         received_at=datetime.fromtimestamp(event.created, UTC),
         reference=intent.id,
@@ -98,9 +124,3 @@ async def _handle(
         status="succeeded",
         excess="credit_balance",
     )
-    try:
-        async with savepoint(conn, "stripe_payment"):
-            payment = await record_payment(conn, runtime, cmd)
-    except CurrencyMismatch as exc:
-        return "rejected", exc.detail, None
-    return "applied", None, payment.id

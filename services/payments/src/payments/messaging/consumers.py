@@ -10,7 +10,7 @@ from contracts.events.credit_notes import CreditNoteIssued
 from contracts.events.invoices import InvoiceIssued, InvoiceVoided
 from payments.db import payments as rows
 from payments.domain.payments import Receivable
-from payments.handlers import credit_notes
+from payments.handlers import receivables
 from servicekit.db import Connection
 
 
@@ -36,14 +36,15 @@ async def on_invoice_issued(conn: Connection, event: EventEnvelope[Any]) -> None
 
 
 async def on_invoice_voided(conn: Connection, event: EventEnvelope[Any]) -> None:
-    assert isinstance(event.payload, InvoiceVoided)
-    await rows.record_voided(conn, event.tenant_id, event.payload.invoice_id)
+    p = event.payload
+    assert isinstance(p, InvoiceVoided)
+    await receivables.invoice_voided(conn, event.tenant_id, p.invoice_id, p.voided_at)
 
 
 async def on_credit_note_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
     p = event.payload
     assert isinstance(p, CreditNoteIssued)
-    await credit_notes.credit_note_issued(
+    await receivables.credit_note_issued(
         conn, event.tenant_id, p.credit_note_id, p.number, p.invoice_id, p.total_minor, p.issued_at
     )
 

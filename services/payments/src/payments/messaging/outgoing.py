@@ -7,8 +7,9 @@ from typing import Any
 from uuid import UUID
 
 from contracts.envelope import EventEnvelope
-from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded
+from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded, RefundedTo
 from contracts.registry import build_event
+from payments.domain.credit import RefundDestination
 from payments.domain.payments import Payment
 
 PRODUCER = "payments"
@@ -44,6 +45,7 @@ def payment_refunded(
     refund_id: UUID,
     amount_minor: int,
     reason: str | None,
+    destination: RefundDestination,
     at: datetime,
     event_id: UUID,
 ) -> EventEnvelope[Any]:
@@ -56,6 +58,7 @@ def payment_refunded(
         currency=payment.currency,
         refunded_at=at,
         reason=reason,
+        destination=RefundedTo(destination),
     )
     return build_event(
         "payment.refunded",
