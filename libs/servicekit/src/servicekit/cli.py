@@ -47,4 +47,8 @@ def main(define: Callable[[], ServiceDefinition]) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Longer than clients' and proxies' own idle timeouts (httpx and aiohttp: 5-15 s,
+        # load balancers: 60 s): the side that closes an idle connection should be the
+        # client, or a request sent as the server closes it fails (a reset, not a retry).
+        timeout_keep_alive=75,
     )

@@ -199,7 +199,9 @@ class Runtime:
         self.pool, self.producer, self.relay = None, None, None
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async although it never awaits: FastAPI runs a plain `def` dependency in a worker
+    thread, a hop on every request (6 % of payments' CPU under load, `bench payments-api`)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

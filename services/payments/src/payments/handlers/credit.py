@@ -17,7 +17,7 @@ from payments.domain.credit import (
     allocate,
 )
 from payments.domain.payments import ClientNotFound, InvoiceNotFound, Payment, Receivable
-from payments.handlers.payments import succeed
+from payments.handlers.payments import move_money
 from servicekit.db import Connection
 from servicekit.problems import FieldInvalid
 from servicekit.service import Runtime
@@ -123,20 +123,20 @@ async def _pay_from_credit(
         received_at=now,
         reference=None,
         notes=None,
-        status="pending",
+        status="succeeded",
         version=1,
         created_at=now,
         updated_at=now,
-        succeeded_at=None,
+        succeeded_at=now,
         failed_at=None,
         credit_application_id=cmd.application_id,
     )
     await rows.insert_payment(conn, payment)
-    done = await succeed(conn, runtime, payment, now)
+    await move_money(conn, runtime, payment, now)
     await rows.add_credit(
-        conn, cmd.tenant_id, runtime.new_id(), done, -amount, now, "applied", cmd.application_id
+        conn, cmd.tenant_id, runtime.new_id(), payment, -amount, now, "applied", cmd.application_id
     )
-    return done
+    return payment
 
 
 async def application(conn: Connection, application_id: UUID) -> Application:

@@ -78,12 +78,15 @@ async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment)
         succeeded_at=None,
         failed_at=None,
     )
+    if cmd.status == "succeeded":
+        # Stored in its final state at once: one write, not an insert and an update.
+        payment = _succeeded(payment, now, version=1)
     if not await rows.insert_payment(conn, payment):
         stored = await rows.payment(conn, cmd.payment_id)
         assert stored is not None
         return stored
     if cmd.status == "succeeded":
-        return await succeed(conn, runtime, payment, now)
+        await move_money(conn, runtime, payment, now)
     return payment
 
 
@@ -111,12 +114,22 @@ async def settle(conn: Connection, runtime: Runtime, payment_id: UUID, outcome: 
     )
 
 
-async def succeed(conn: Connection, runtime: Runtime, payment: Payment, now: datetime) -> Payment:
-    """The money moves: the applied part onto the invoice (published), the rest to credit."""
-    done = dataclasses.replace(
-        payment, status="succeeded", succeeded_at=now, version=payment.version + 1, updated_at=now
+def _succeeded(payment: Payment, now: datetime, *, version: int) -> Payment:
+    return dataclasses.replace(
+        payment, status="succeeded", succeeded_at=now, version=version, updated_at=now
     )
+
+
+async def succeed(conn: Connection, runtime: Runtime, payment: Payment, now: datetime) -> Payment:
+    """A stored pending payment succeeds, and its money moves."""
+    done = _succeeded(payment, now, version=payment.version + 1)
     await rows.update_payment(conn, done)
+    await move_money(conn, runtime, done, now)
+    return done
+
+
+async def move_money(conn: Connection, runtime: Runtime, done: Payment, now: datetime) -> None:
+    """A succeeded payment's applied part onto its invoice (published), the rest to credit."""
     if done.applied_minor:
         await rows.add_paid(conn, done.invoice_id, done.applied_minor)
         await enqueue(conn, outgoing.payment_received(done, event_id=runtime.new_id()))
@@ -124,7 +137,6 @@ async def succeed(conn: Connection, runtime: Runtime, payment: Payment, now: dat
         await rows.add_credit(
             conn, done.tenant_id, runtime.new_id(), done, done.to_credit_minor, now
         )
-    return done
 
 
 async def refund(  # noqa: PLR0917
