@@ -32,6 +32,8 @@ from timecapture.settings import TimecaptureSettings
 OPERATOR = "bso_test_isolation_operator"
 WRITES = ("post", "put", "patch", "delete")
 WEBHOOK = "/v1/providers/stripe/webhook"
+# What a member may write: time, and only their own.
+TIME_PATHS = ("/v1/time-entries", "/v1/timers")
 
 
 @dataclass
@@ -426,6 +428,40 @@ async def test_schemathesis_finds_no_server_error_and_no_response_off_its_schema
     report = out.decode(errors="replace")
     assert proc.returncode == 0, report[-6000:]
     assert " passed" in report, report[-2000:]
+
+
+async def test_a_member_key_writes_only_time_and_only_its_own(platform: Platform) -> None:
+    """Members act on their own time entries only: every other write is refused for the role,
+    and writes of time are refused for not being theirs (this key acts as no member)."""
+    a, http = platform.a, platform.http
+    made = await http.post(
+        "/v1/api-keys", json={"name": "worker", "role": "member"}, headers=auth(a.admin)
+    )
+    member = made.json()["key"]
+    walked = 0
+    for method, path, op in operations(platform.spec):
+        if path == "/v1/tenants" or path.startswith("/v1/auth/") or path == WEBHOOK:
+            continue
+        extra = request_of(op, platform.spec)
+        headers = {**auth(member), **extra.pop("headers")}
+        params = required_query(op) if method == "get" else {}
+        url = filled(path, a.ids)
+        r = await http.request(method, url, params=params, headers=headers, **extra)
+        walked += 1
+        where = f"{method.upper()} {path}: {r.status_code} {r.text[:300]}"
+        problem = r.json().get("type", "") if r.status_code >= 400 else ""
+        if path.startswith(("/v1/api-keys", "/v1/users")):
+            assert r.status_code == 403, where
+        elif method == "get":
+            assert r.status_code == 200, where
+        elif path.startswith(TIME_PATHS):
+            # Let through for the role, then refused (or not found) as not this member's.
+            assert r.status_code < 500, where
+            assert r.status_code != 403 or problem.endswith("/not-your-time"), where
+        else:
+            assert r.status_code == 403, where
+            assert problem.endswith("/forbidden"), where
+    assert walked >= 40
 
 
 async def test_a_manager_key_does_everything_but_manage_keys_and_users(

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from gateway.api import api_keys, docs, tenants, users
+from gateway.api.proxy import ServiceRoute
 from gateway.api.proxy import router as proxy_router
 from gateway.handlers.keys import ensure_tenant
 from gateway.settings import GatewaySettings
@@ -32,6 +33,8 @@ def customize(settings: GatewaySettings) -> Callable[[FastAPI], None]:
             r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url
         ]
         app.include_router(docs.router)
+        # First, so a service's path is routed without trying the others (see ServiceRoute).
+        app.router.routes.insert(0, ServiceRoute())
         if settings.cors_origins:
             app.add_middleware(
                 CORSMiddleware,

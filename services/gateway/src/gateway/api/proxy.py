@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, request_response
+from starlette.types import Receive, Scope, Send
 
 from gateway.domain.auth import api_key_from
 from gateway.domain.routing import owner_of, webhook_provider
@@ -37,3 +40,37 @@ async def proxy(request: Request, path: str) -> Response:
     if service is None:
         raise RouteNotFound(f"no service serves {request.url.path}")
     return await forward(request, service, identity, request_id, up)
+
+
+class ServiceRoute(BaseRoute):
+    """The proxy, tried before every other route: a path of a service's resource is matched
+    by one dictionary lookup (`owner_of`), not by each route's regular expression in turn,
+    which the router and the tracing middleware (naming the span) both did on every
+    request: a fifth of the gateway's CPU (`bench gateway-overhead`). What it does not
+    match (the gateway's own routes, unknown paths) goes on to the routes as before."""
+
+    path = "/v1/{path:path}"  # the span's and the metrics' route name, as before
+
+    def __init__(self) -> None:
+        self._app = request_response(self._endpoint)
+
+    @staticmethod
+    async def _endpoint(request: Request) -> Response:
+        return await proxy(request, request.path_params["path"])
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or scope["method"] not in METHODS:
+            return Match.NONE, {}
+        root, path = scope.get("root_path", ""), scope["path"]
+        route_path = path[len(root) :] if root and path.startswith(root) else path
+        if owner_of(route_path) is None:
+            return Match.NONE, {}
+        child: dict[str, Any] = {
+            "endpoint": self._endpoint,
+            "path_params": {"path": route_path.removeprefix("/v1/")},
+            "route": self,
+        }
+        return Match.FULL, child
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
