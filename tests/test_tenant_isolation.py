@@ -438,11 +438,19 @@ async def test_a_member_key_writes_only_time_and_only_its_own(platform: Platform
         "/v1/api-keys", json={"name": "worker", "role": "member"}, headers=auth(a.admin)
     )
     member = made.json()["key"]
-    walked = 0
+    mine = {"member_id": a.ids["member_id"], "project_id": a.ids["project_id"]}
+    started = (datetime.now(UTC) - timedelta(hours=30)).replace(microsecond=0).isoformat()
+    own_time = {
+        ("post", "/v1/time-entries"): {**mine, "started_at": started, "duration_minutes": 15},
+        ("post", "/v1/timers"): mine,
+    }
+    walked = time_refused = 0
     for method, path, op in operations(platform.spec):
         if path == "/v1/tenants" or path.startswith("/v1/auth/") or path == WEBHOOK:
             continue
         extra = request_of(op, platform.spec)
+        if (method, path) in own_time:
+            extra["json"] = own_time[(method, path)]  # A's member: valid, but not this key's
         headers = {**auth(member), **extra.pop("headers")}
         params = required_query(op) if method == "get" else {}
         url = filled(path, a.ids)
@@ -454,14 +462,19 @@ async def test_a_member_key_writes_only_time_and_only_its_own(platform: Platform
             assert r.status_code == 403, where
         elif method == "get":
             assert r.status_code == 200, where
+        elif ("{" in path and path.startswith(TIME_PATHS)) or (method, path) in own_time:
+            # Let through for the role, then refused: A's entries and timers are not its own.
+            assert r.status_code == 403, where
+            assert problem.endswith("/not-your-time"), where
+            time_refused += 1
         elif path.startswith(TIME_PATHS):
-            # Let through for the role, then refused (or not found) as not this member's.
-            assert r.status_code < 500, where
-            assert r.status_code != 403 or problem.endswith("/not-your-time"), where
+            assert r.status_code < 500, where  # an import of nothing: let through, no rows
+            assert not problem.endswith("/forbidden"), where
         else:
             assert r.status_code == 403, where
             assert problem.endswith("/forbidden"), where
     assert walked >= 40
+    assert time_refused >= 5
 
 
 async def test_a_manager_key_does_everything_but_manage_keys_and_users(

@@ -56,20 +56,19 @@ async def create_pool(
         max_size=max_size,
         command_timeout=command_timeout_s,
         server_settings={"search_path": schema, "application_name": application_name},
-        reset=_roll_back_if_open,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
 
 
-async def _roll_back_if_open(conn: Connection) -> None:
-    """What a connection needs before its next user: nothing, but a transaction a cancelled
-    request left open. asyncpg's default reset (UNLISTEN, RESET ALL, advisory unlock) costs
-    a round trip per request, for session state nothing here keeps: tenant settings are
-    transaction-local, advisory locks transaction-scoped or unlocked by their taker, and the
-    relay LISTENs on a connection of its own."""
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
+async def _keep_session(conn: Connection) -> None:
+    """Replaces asyncpg's default reset query (UNLISTEN, RESET ALL, advisory unlock: a round
+    trip per request) for session state nothing here keeps: tenant settings are
+    transaction-local, advisory locks transaction-scoped or unlocked by their taker (the
+    migrations end their session if they cannot), and the relay LISTENs on a connection of
+    its own. asyncpg still runs `Connection._reset` first, which rolls back a transaction a
+    cancelled request left open."""
 
 
 async def set_tenant(conn: Connection, tenant_id: UUID) -> None:

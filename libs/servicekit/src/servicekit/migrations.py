@@ -97,4 +97,10 @@ async def apply(conn: Connection, migrations: list[Migration]) -> list[Migration
                 )
         return todo
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+        except BaseException:
+            # A session lock left on a pooled connection would stall every other replica's
+            # start-up: end the session (and the lock) instead.
+            conn.terminate()
+            raise

@@ -3,8 +3,10 @@ and its signature header passed on untouched, as a provider identity no other ro
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,12 +23,13 @@ pytestmark = pytest.mark.integration
 WEBHOOK = "/v1/providers/stripe/webhook"
 
 
-@pytest.fixture(scope="module")
-async def gateway(infra: Infra) -> AsyncIterator[Gateway]:
+@contextlib.asynccontextmanager
+async def echoing_gateway(infra: Infra, **settings: Any) -> AsyncIterator[Gateway]:
+    """A gateway whose every service is an echo of what reached it; `settings` override."""
     seen: list[Seen] = []
     tenant_id = uuid.uuid4()
     async with serve(echo_app(IdentityVerifier(infra.public_key), seen)) as echo_url:
-        settings = infra.settings(
+        configured = infra.settings(
             GatewaySettings,
             identity_private_key=infra.private_key,
             dev_api_key=API_KEY,
@@ -34,9 +37,16 @@ async def gateway(infra: Infra) -> AsyncIterator[Gateway]:
             timecapture_url=echo_url,
             invoicing_url=echo_url,
             payments_url=echo_url,
+            **settings,
         )
-        async with serve(create_app(define(settings))) as url:
+        async with serve(create_app(define(configured))) as url:
             yield Gateway(url, tenant_id, seen)
+
+
+@pytest.fixture(scope="module")
+async def gateway(infra: Infra) -> AsyncIterator[Gateway]:
+    async with echoing_gateway(infra) as ready:
+        yield ready
 
 
 async def test_a_delivery_reaches_payments_as_the_tenants_provider_byte_for_byte(
@@ -94,31 +104,21 @@ async def test_only_the_webhook_route_is_open_without_a_key(gateway: Gateway) ->
 async def test_a_flood_of_deliveries_does_not_spend_the_tenants_own_api_budget(
     infra: Infra,
 ) -> None:
-    seen: list[Seen] = []
-    tenant_id = uuid.uuid4()
-    async with serve(echo_app(IdentityVerifier(infra.public_key), seen)) as echo_url:
-        settings = infra.settings(
-            GatewaySettings,
-            identity_private_key=infra.private_key,
-            dev_api_key=API_KEY,
-            dev_tenant_id=tenant_id,
-            timecapture_url=echo_url,
-            invoicing_url=echo_url,
-            payments_url=echo_url,
-            rate_limit_key_per_s=0.01,
-            rate_limit_key_burst=3,
-            rate_limit_tenant_per_s=0.01,
-            rate_limit_tenant_burst=3,
-        )
-        async with (
-            serve(create_app(define(settings))) as url,
-            httpx.AsyncClient(base_url=url) as http,
-        ):
-            hooks = [
-                await http.post(WEBHOOK, params={"tenant_id": str(tenant_id)}, content=b"{}")
-                for _ in range(4)
-            ]
-            own = await http.get("/v1/time-entries", headers={"Authorization": f"Bearer {API_KEY}"})
+    limits = {
+        "rate_limit_key_per_s": 0.01,
+        "rate_limit_key_burst": 3,
+        "rate_limit_tenant_per_s": 0.01,
+        "rate_limit_tenant_burst": 3,
+    }
+    async with (
+        echoing_gateway(infra, **limits) as gw,
+        httpx.AsyncClient(base_url=gw.url) as http,
+    ):
+        hooks = [
+            await http.post(WEBHOOK, params={"tenant_id": str(gw.tenant_id)}, content=b"{}")
+            for _ in range(4)
+        ]
+        own = await http.get("/v1/time-entries", headers={"Authorization": f"Bearer {API_KEY}"})
     assert [r.status_code for r in hooks] == [201, 201, 201, 429]
     assert hooks[-1].headers["retry-after"]
     assert own.status_code == 200, own.text

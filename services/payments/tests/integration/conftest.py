@@ -74,18 +74,7 @@ class Payments:
         client_id: uuid.UUID = CLIENT,
     ) -> uuid.UUID:
         invoice_id = invoice_id or uuid.uuid4()
-        line = InvoiceLine(
-            line_id=uuid.uuid4(),
-            description="Work",
-            project_id=None,
-            quantity=1,
-            unit_amount_minor=total,
-            amount_minor=total,
-            discount_minor=0,
-            tax_rate_id=None,
-            tax_rate_percent=None,
-            tax_minor=0,
-        )
+        line = one_line(total)
         issued = InvoiceIssued(
             invoice_id=invoice_id,
             number=f"INV-2026-{invoice_id.int % 100000:05d}",
@@ -115,20 +104,7 @@ class Payments:
 
     async def credit_note(self, tenant_id: uuid.UUID, invoice_id: uuid.UUID, amount: int) -> None:
         """A credit note of `amount` on the invoice, published and counted."""
-        note = CreditNoteIssued(
-            credit_note_id=uuid.uuid4(),
-            number=f"CN-{uuid.uuid4().hex[:8]}",
-            invoice_id=invoice_id,
-            invoice_number="INV",
-            client_id=CLIENT,
-            currency="EUR",
-            issued_at=datetime.now(UTC),
-            lines=[one_line(amount)],
-            subtotal_minor=amount,
-            discount_minor=0,
-            tax_minor=0,
-            total_minor=amount,
-        )
+        note = credit_note_event(invoice_id, amount)
         await self.publish(tenant_id, "credit_note.issued", note)
 
         async def counted() -> bool:
@@ -141,6 +117,24 @@ class Payments:
             return bool(found)
 
         await eventually(counted, message="credit note counted")
+
+
+def credit_note_event(invoice_id: uuid.UUID, amount: int) -> CreditNoteIssued:
+    """A credit note of one line of `amount` against the invoice, as invoicing sends it."""
+    return CreditNoteIssued(
+        credit_note_id=uuid.uuid4(),
+        number=f"CN-{uuid.uuid4().hex[:8]}",
+        invoice_id=invoice_id,
+        invoice_number="INV",
+        client_id=CLIENT,
+        currency="EUR",
+        issued_at=datetime.now(UTC),
+        lines=[one_line(amount)],
+        subtotal_minor=amount,
+        discount_minor=0,
+        tax_minor=0,
+        total_minor=amount,
+    )
 
 
 def one_line(amount: int) -> InvoiceLine:

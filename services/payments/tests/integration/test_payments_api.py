@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from contracts.events.credit_notes import CreditNoteIssued
-from contracts.events.invoices import InvoiceLine, InvoiceVoided
+from contracts.events.invoices import InvoiceVoided
 from contracts.registry import decode_event
 from payments.handlers import payments as handlers
 from servicekit.db import in_tenant_transaction
 from servicekit.testing import eventually, read_topic
 
-from .conftest import CLIENT, Payments, pay, received
+from .conftest import CLIENT, Payments, credit_note_event, pay, received
 
 pytestmark = pytest.mark.integration
 
@@ -152,33 +151,7 @@ async def test_a_credit_note_lowers_what_is_owed_even_when_it_arrives_first(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
     invoice_id = uuid.uuid4()
-    note = CreditNoteIssued(
-        credit_note_id=uuid.uuid4(),
-        number="CN-2026-00001",
-        invoice_id=invoice_id,
-        invoice_number="INV-2026-00001",
-        client_id=CLIENT,
-        currency="EUR",
-        issued_at=datetime.now(UTC),
-        lines=[
-            InvoiceLine(
-                line_id=uuid.uuid4(),
-                description="Work",
-                project_id=None,
-                quantity=1,
-                unit_amount_minor=2500,
-                amount_minor=2500,
-                discount_minor=0,
-                tax_rate_id=None,
-                tax_rate_percent=None,
-                tax_minor=0,
-            )
-        ],
-        subtotal_minor=2500,
-        discount_minor=0,
-        tax_minor=0,
-        total_minor=2500,
-    )
+    note = credit_note_event(invoice_id, 2500)
     await payments.publish(tenant_id, "credit_note.issued", note)
     await payments.publish(tenant_id, "credit_note.issued", note)  # redelivered
 

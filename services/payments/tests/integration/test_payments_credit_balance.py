@@ -9,12 +9,11 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
-from contracts.events.credit_notes import CreditNoteIssued
-from contracts.events.invoices import InvoiceLine, InvoiceVoided
+from contracts.events.invoices import InvoiceVoided
 from contracts.registry import decode_event
 from servicekit.testing import eventually, read_topic
 
-from .conftest import CLIENT, Payments, pay, received
+from .conftest import CLIENT, Payments, credit_note_event, pay, received
 
 pytestmark = pytest.mark.integration
 BALANCE = f"/v1/clients/{CLIENT}/credit-balance"
@@ -212,34 +211,7 @@ async def test_a_credit_note_after_payment_moves_what_it_overpays_into_credit_on
     async with payments.http(tenant_id) as http:
         first = (await http.post("/v1/payments", json=pay(invoice_id, 6000))).json()
         second = (await http.post("/v1/payments", json=pay(invoice_id, 4000))).json()
-    note = CreditNoteIssued(
-        credit_note_id=uuid.uuid4(),
-        number="CN-2026-00001",
-        invoice_id=invoice_id,
-        invoice_number="INV-X",
-        client_id=CLIENT,
-        currency="EUR",
-        issued_at=datetime.now(UTC),
-        reason="discount agreed",
-        lines=[
-            InvoiceLine(
-                line_id=uuid.uuid4(),
-                description="Work",
-                project_id=None,
-                quantity=1,
-                unit_amount_minor=5000,
-                amount_minor=5000,
-                discount_minor=0,
-                tax_rate_id=None,
-                tax_rate_percent=None,
-                tax_minor=0,
-            )
-        ],
-        subtotal_minor=5000,
-        discount_minor=0,
-        tax_minor=0,
-        total_minor=5000,
-    )
+    note = credit_note_event(invoice_id, 5000)
     await payments.publish(tenant_id, "credit_note.issued", note)
     await payments.publish(tenant_id, "credit_note.issued", note)  # redelivered
     # A second note behind the redelivery (same key, same partition): once it is counted,

@@ -63,7 +63,8 @@ class ServiceRoute(BaseRoute):
             return Match.NONE, {}
         root, path = scope.get("root_path", ""), scope["path"]
         route_path = path[len(root) :] if root and path.startswith(root) else path
-        if owner_of(route_path) is None:
+        # Exactly /v1/... (owner_of forgives extra slashes; the route did not).
+        if not route_path.startswith("/v1/") or owner_of(route_path) is None:
             return Match.NONE, {}
         child: dict[str, Any] = {
             "endpoint": self._endpoint,
