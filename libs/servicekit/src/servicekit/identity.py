@@ -160,13 +160,18 @@ async def require_identity(request: Request) -> Identity:
 
     Async although it never awaits: FastAPI runs a plain `def` dependency in a worker
     thread, a hop that cost ~8 % of a simple read's CPU."""
+    identity = _verified(request)
+    if identity.role == PROVIDER:
+        raise ForbiddenError("a provider's webhook delivery may reach its webhook route only")
+    return identity
+
+
+def _verified(request: Request) -> Identity:
     verifier: IdentityVerifier | None = request.app.state.runtime.verifier
     token = request.headers.get(IDENTITY_HEADER)
     if verifier is None or not token:
         raise UnauthorizedError("requests must come through the gateway with an identity token")
     identity = verifier.verify(token)
-    if identity.role == PROVIDER:
-        raise ForbiddenError("a provider's webhook delivery may reach its webhook route only")
     request.state.identity = identity
     return identity
 
@@ -174,14 +179,9 @@ async def require_identity(request: Request) -> Identity:
 async def require_provider(request: Request) -> Identity:
     """FastAPI dependency of webhook routes: a provider delivery the gateway let through for
     one tenant (the payload's own signature is still the route's to check)."""
-    verifier: IdentityVerifier | None = request.app.state.runtime.verifier
-    token = request.headers.get(IDENTITY_HEADER)
-    if verifier is None or not token:
-        raise UnauthorizedError("requests must come through the gateway with an identity token")
-    identity = verifier.verify(token)
+    identity = _verified(request)
     if identity.role != PROVIDER:
         raise ForbiddenError("only a provider's webhook delivery may reach this route")
-    request.state.identity = identity
     return identity
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from contracts.events.invoices import InvoiceVoided
 from contracts.registry import decode_event
+from payments.handlers import credit
+from servicekit.db import in_tenant_transaction
 from servicekit.testing import eventually, read_topic
 
 from .conftest import CLIENT, Payments, credit_note_event, pay, received
@@ -341,3 +343,45 @@ async def test_a_payment_that_waited_for_a_credit_note_sees_it(
         await admin.close()
     assert r.status_code == 201, r.text
     assert (r.json()["applied_minor"], r.json()["to_credit_minor"]) == (400, 600)
+
+
+async def test_an_application_and_a_payout_retried_after_their_commit_do_nothing_twice(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    # What the kit's retry does when a connection drops at COMMIT: the same command again.
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 900)
+    invoice_id = await payments.invoice(tenant_id, 500)
+    runtime = payments.runtime
+    apply = credit.ApplyCredit(
+        tenant_id=tenant_id,
+        application_id=uuid.uuid4(),
+        client_id=CLIENT,
+        currency="EUR",
+        invoice_ids=(invoice_id,),
+        cap_minor=None,
+    )
+    payout = credit.PayOutCredit(
+        tenant_id=tenant_id,
+        refund_id=uuid.uuid4(),
+        client_id=CLIENT,
+        currency="EUR",
+        amount_minor=300,
+        reason=None,
+    )
+    pool = runtime.require_pool()
+    applied = [
+        await in_tenant_transaction(
+            pool, tenant_id, lambda c: credit.apply_credit(c, runtime, apply)
+        )
+        for _ in range(2)
+    ]
+    paid_out = [
+        await in_tenant_transaction(pool, tenant_id, lambda c: credit.pay_out(c, runtime, payout))
+        for _ in range(2)
+    ]
+    assert applied[0].payments == applied[1].payments
+    assert applied[1].applied_minor == 500
+    assert paid_out[0] == paid_out[1]
+    assert await balance_of(payments, tenant_id) == 900 - 500 - 300
+    assert len(await received(payments, invoice_id, 2)) == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -256,3 +257,20 @@ async def test_stripe_units_become_minor_units_and_an_unknown_invoice_is_listed_
     assert unmatched.status_code == 200, unmatched.text
     assert unmatched.json()["event"]["outcome"] == "rejected"
     assert "an hour after the payment" in unmatched.json()["event"]["detail"]
+
+
+async def test_one_event_delivered_twice_at_once_makes_one_payment(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 2000)
+    payload = intent_event(invoice_id, 2000)
+    async with as_provider(payments, tenant_id) as hook:
+        answers = await asyncio.gather(
+            *(hook.post(WEBHOOK, content=payload, headers=signed(payload)) for _ in range(3))
+        )
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
+    assert sorted(r.json()["duplicate"] for r in answers) == [False, True, True]
+    assert len({r.json()["event"]["payment_id"] for r in answers}) == 1
+    assert len(await payments_of(payments, tenant_id, invoice_id)) == 1
+    assert len(await received(payments, invoice_id, 2)) == 1

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from payments.db.payments import RECEIVABLES
 from payments.domain.payments import Payment, Receivable
 from servicekit import rows
 from servicekit.db import Connection
@@ -36,16 +37,6 @@ async def lock_balance(conn: Connection, client_id: UUID, currency: str) -> int:
     return await balance(conn, client_id, currency)
 
 
-_RECEIVABLE = (
-    "SELECT r.tenant_id, r.invoice_id, r.client_id, r.number, r.currency, r.total_minor, "
-    "r.paid_minor, r.due_date, r.issued_at, "
-    "(SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM receivable_credits c "
-    "WHERE c.tenant_id = r.tenant_id AND c.invoice_id = r.invoice_id) AS credited_minor, "
-    "r.void OR EXISTS (SELECT 1 FROM voided_invoices v WHERE v.tenant_id = r.tenant_id "
-    "AND v.invoice_id = r.invoice_id) AS void FROM receivables r "
-)
-
-
 async def lock_receivables(conn: Connection, invoice_ids: list[UUID]) -> dict[UUID, Receivable]:
     """The invoices, locked in id order (payments lock one at a time, so no deadlock), then
     read by a statement of their own (see `payments.db.payments.receivable`)."""
@@ -54,21 +45,25 @@ async def lock_receivables(conn: Connection, invoice_ids: list[UUID]) -> dict[UU
         "ORDER BY invoice_id FOR UPDATE) AS locked",
         invoice_ids,
     )
-    found = await conn.fetch(_RECEIVABLE + "WHERE r.invoice_id = ANY($1::uuid[])", invoice_ids)
+    found = await conn.fetch(
+        f"SELECT * FROM {RECEIVABLES} WHERE invoice_id = ANY($1::uuid[])", invoice_ids
+    )
     return {r["invoice_id"]: rows.from_row(Receivable, r) for r in found}
+
+
+# More at once is unusual; the rest stays in the balance for the next application.
+OPEN_INVOICES_AT_MOST = 1000
 
 
 async def open_invoices(conn: Connection, client_id: UUID, currency: str) -> list[UUID]:
     """The client's invoices in `currency` that still owe, oldest due first."""
     found = await conn.fetch(
-        "SELECT r.invoice_id FROM receivables r WHERE r.client_id = $1 AND r.currency = $2 "
-        "AND NOT r.void AND NOT EXISTS (SELECT 1 FROM voided_invoices v "
-        "WHERE v.invoice_id = r.invoice_id) AND r.total_minor - r.paid_minor - "
-        "(SELECT coalesce(sum(c.amount_minor), 0) FROM receivable_credits c "
-        "WHERE c.invoice_id = r.invoice_id) > 0 "
-        "ORDER BY r.due_date, r.issued_at, r.invoice_id LIMIT 1000",
+        f"SELECT invoice_id FROM {RECEIVABLES} WHERE client_id = $1 AND currency = $2 "
+        "AND NOT void AND total_minor - credited_minor - paid_minor > 0 "
+        "ORDER BY due_date, issued_at, invoice_id LIMIT $3",
         client_id,
         currency,
+        OPEN_INVOICES_AT_MOST,
     )
     return [r["invoice_id"] for r in found]
 

@@ -18,21 +18,25 @@ _RECEIVABLE_COLS = rows.columns(Receivable)
 _STORED_COLS = [c for c in _RECEIVABLE_COLS if c not in ("credited_minor", "void")]
 
 
+# A receivable with what credit notes took off it and whether it is void: both are kept
+# apart (they may arrive before the invoice) and summed here, the one place they are.
+RECEIVABLES = (
+    f"(SELECT {', '.join(f'r.{c}' for c in _STORED_COLS)}, "
+    "(SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM receivable_credits c "
+    "WHERE c.tenant_id = r.tenant_id AND c.invoice_id = r.invoice_id) AS credited_minor, "
+    "r.void OR EXISTS (SELECT 1 FROM voided_invoices v WHERE v.tenant_id = r.tenant_id "
+    "AND v.invoice_id = r.invoice_id) AS void "
+    "FROM receivables r) AS receivable"
+)
+
+
 async def receivable(conn: Connection, invoice_id: UUID, *, lock: bool) -> Receivable | None:
     if lock:
         # Locked by a statement of its own: a statement that waited for the lock still reads
         # its subqueries (credit notes, voids) as of before the wait, so the figures are read
         # by the next statement, which sees whatever the lock's holder committed.
         await conn.execute("SELECT 1 FROM receivables WHERE invoice_id = $1 FOR UPDATE", invoice_id)
-    sql = (
-        f"SELECT {', '.join(f'r.{c}' for c in _STORED_COLS)}, "
-        "(SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM receivable_credits c "
-        "WHERE c.tenant_id = r.tenant_id AND c.invoice_id = r.invoice_id) AS credited_minor, "
-        "r.void OR EXISTS (SELECT 1 FROM voided_invoices v WHERE v.tenant_id = r.tenant_id "
-        "AND v.invoice_id = r.invoice_id) AS void "
-        "FROM receivables r WHERE r.invoice_id = $1"
-    )
-    row = await conn.fetchrow(sql, invoice_id)
+    row = await conn.fetchrow(f"SELECT * FROM {RECEIVABLES} WHERE invoice_id = $1", invoice_id)
     return None if row is None else rows.from_row(Receivable, row)
 
 
