@@ -9,6 +9,7 @@ from bench import (
     gateway_overhead,
     issue_contention,
     payments_api,
+    pg_statements,
     time_entry_api,
 )
 
@@ -28,6 +29,7 @@ def run() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="default: all")
     args = parser.parse_args()
+    pg_statements.preload()
     for name in args.names or list(BENCHMARKS):
         print(f"== {name}")
         BENCHMARKS[name]()

@@ -26,6 +26,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench import pg_statements
 from bench.cpu import cpu_seconds
 from bench.schemas import migrate
 from bench.services import platform
@@ -99,10 +100,11 @@ async def seed(infra: Infra, tenant: uuid.UUID) -> None:
             uuid.uuid4(),
         )
         await conn.execute("ANALYZE invoicing.ledger_entries")
-        if slow_ms := os.environ.get("BENCH_LOG_SLOW_MS"):
-            # Statements slower than this go to the cluster's log, for profiling.
-            await conn.execute(f"ALTER SYSTEM SET log_min_duration_statement = '{int(slow_ms)}ms'")
-            await conn.execute("SELECT pg_reload_conf()")
+        # Earlier versions of this bench set it with ALTER SYSTEM, which outlived their run
+        # (every later run on the cluster logged its statements); BENCH_LOG_SLOW_MS now sets
+        # it for one start of the cluster only (bench/pg_statements.py).
+        await conn.execute("ALTER SYSTEM RESET log_min_duration_statement")
+        await conn.execute("SELECT pg_reload_conf()")
     finally:
         await conn.close()
 
@@ -147,6 +149,7 @@ async def run_billing(infra: Infra) -> None:
         rss_start = _rss_mib(pid)
         rss_peak = rss_start
         async with httpx.AsyncClient(base_url=p.gateway, headers=p.auth, timeout=60) as http:
+            await pg_statements.reset(infra)
             cpu_before = cpu_seconds(infra)
             t0 = time.perf_counter()
             started = await http.post(
@@ -202,6 +205,7 @@ async def run_billing(infra: Infra) -> None:
             + f" ({os.cpu_count()} cores)"
         )
         return_rate = invoices / published_s
+        await pg_statements.report(infra, invoices, "invoice")
     base = await baseline(infra)
     print(
         f"  baseline raw asyncpg, same rows per invoice: {base:.0f} invoices/s; "

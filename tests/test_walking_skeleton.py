@@ -136,9 +136,7 @@ async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
         assert len(publish) == 1
         assert len(consume) == 1
         assert consume[0].attributes is not None
-        assert (
-            consume[0].attributes["messaging.consumer.group.name"] == "invoicing.time-entry-logged"
-        )
+        assert consume[0].attributes["messaging.consumer.group.name"] == "invoicing"
 
         tc_metrics = (await http.get(f"{p['timecapture']}/metrics")).text
         inv_metrics = (await http.get(f"{p['invoicing']}/metrics")).text

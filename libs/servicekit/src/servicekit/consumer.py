@@ -112,8 +112,11 @@ class IdempotentConsumer:
         producer: AIOKafkaProducer,
         metrics: ServiceMetrics,
         policy: ConsumerPolicy,
+        group_id: str | None = None,
     ) -> None:
         self.name = name
+        # The Kafka group it is fetched by (a `ConsumerGroup`'s); its inbox namespace is `name`.
+        self.group_id = group_id or name
         self.topic = subscription.topic
         self._handler = subscription.handler
         self._batch_handler = subscription.batch_handler
@@ -123,38 +126,6 @@ class IdempotentConsumer:
         self._policy = policy
         self._tracer = trace.get_tracer("servicekit.consumer")
         self._decode = _Decoder()
-
-    def register(self, broker: KafkaBroker) -> None:
-        @broker.subscriber(
-            # Topics are created by the bootstrap with their partitions and cleanup policy.
-            Topic(self.topic, declare=False),
-            group_id=self.name,
-            batch=True,
-            max_records=self._policy.max_records,
-            batch_timeout_ms=self._policy.fetch_max_wait_ms,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,
-            session_timeout_ms=self._policy.session_timeout_ms,
-            heartbeat_interval_ms=self._policy.heartbeat_interval_ms,
-            # A broker may hold a fetch this long when it has nothing new; lower means
-            # fresher events at the cost of more fetch requests on an idle topic.
-            fetch_max_wait_ms=self._policy.fetch_max_wait_ms,
-            # FastStream's own parsing must never fail: a batch it cannot parse is skipped
-            # without reaching `consume`, and a later commit would move past it unseen.
-            parser=_parse_leniently,
-            decoder=_raw_bodies,
-        )
-        async def consume(message: KafkaMessage) -> None:
-            records = message.raw_message
-            batch = records if isinstance(records, tuple) else (records,)
-            try:
-                await self.process(batch)
-            except BaseException:
-                # Rewind so the next poll redelivers what was not applied; a later
-                # commit must never move past it.
-                await message.nack()
-                raise
-            await message.ack()
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         start = time.perf_counter()
@@ -253,7 +224,7 @@ class IdempotentConsumer:
         attributes: dict[str, str | int] = {
             "messaging.system": "kafka",
             "messaging.destination.name": self.topic,
-            "messaging.consumer.group.name": self.name,
+            "messaging.consumer.group.name": self.group_id,
         }
         if envelope is not None:
             attributes["messaging.message.id"] = str(envelope.event_id)
@@ -337,6 +308,70 @@ class IdempotentConsumer:
     def _count(self, outcome: str, n: int = 1) -> None:
         if n:
             self._metrics.consumed.labels(self.name, self.topic, outcome).inc(n)
+
+
+class ConsumerGroup:
+    """One Kafka consumer, in one group, for all of a service's subscriptions.
+
+    A consumer per topic cost each idle topic a fetch every `fetch_max_wait_ms` (the local
+    broker holds an empty fetch for that long, never shorter): a service with five
+    subscriptions spent 9 % of a core doing nothing. One consumer fetches every partition of
+    every topic in one request. Each topic keeps its own `IdempotentConsumer` (its inbox
+    namespace, DLQ header and metric labels stay `<service>.<topic>`); the records of a
+    batch are applied topic by topic in subscription order, so an event of a topic listed
+    first (`invoice-issued`) is applied before one of a later topic (`credit-note-issued`)
+    fetched with it. Offsets are committed after every topic of the batch is applied.
+    """
+
+    def __init__(
+        self, *, group_id: str, consumers: Sequence[IdempotentConsumer], policy: ConsumerPolicy
+    ) -> None:
+        topics = [c.topic for c in consumers]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"a topic is subscribed twice in {group_id}: {topics}")
+        self.group_id = group_id
+        self._consumers = {c.topic: c for c in consumers}
+        self._policy = policy
+
+    def register(self, broker: KafkaBroker) -> None:
+        @broker.subscriber(
+            # Topics are created by the bootstrap with their partitions and cleanup policy.
+            *(Topic(topic, declare=False) for topic in self._consumers),
+            group_id=self.group_id,
+            batch=True,
+            max_records=self._policy.max_records,
+            batch_timeout_ms=self._policy.fetch_max_wait_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            session_timeout_ms=self._policy.session_timeout_ms,
+            heartbeat_interval_ms=self._policy.heartbeat_interval_ms,
+            # A broker may hold a fetch this long when it has nothing new; lower means
+            # fresher events at the cost of more fetch requests on an idle topic.
+            fetch_max_wait_ms=self._policy.fetch_max_wait_ms,
+            # FastStream's own parsing must never fail: a batch it cannot parse is skipped
+            # without reaching `consume`, and a later commit would move past it unseen.
+            parser=_parse_leniently,
+            decoder=_raw_bodies,
+        )
+        async def consume(message: KafkaMessage) -> None:
+            records = message.raw_message
+            batch = records if isinstance(records, tuple) else (records,)
+            try:
+                await self.process(batch)
+            except BaseException:
+                # Rewind so the next poll redelivers what was not applied; a later
+                # commit must never move past it.
+                await message.nack()
+                raise
+            await message.ack()
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        by_topic: dict[str, list[ConsumerRecord[Any, Any]]] = {}
+        for record in records:
+            by_topic.setdefault(record.topic, []).append(record)
+        for topic, consumer in self._consumers.items():
+            if found := by_topic.get(topic):
+                await consumer.process(found)
 
 
 class _Decoder:

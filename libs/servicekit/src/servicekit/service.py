@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from servicekit import db, idempotency, jobs, migrations
 from servicekit.clock import Clock, IdFactory, utc_now, uuid7
-from servicekit.consumer import ConsumerPolicy, IdempotentConsumer, Subscription
+from servicekit.consumer import ConsumerGroup, ConsumerPolicy, IdempotentConsumer, Subscription
 from servicekit.health import router as health_router
 from servicekit.identity import IdentityVerifier, require_identity, require_provider
 from servicekit.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_endpoint
@@ -162,14 +162,15 @@ class Runtime:
                 producer=self.producer,
                 metrics=self.metrics,
                 policy=policy,
+                group_id=s.service_name,
             )
-            consumer.register(broker)
             self.consumers.append(consumer)
+        group = ConsumerGroup(group_id=s.service_name, consumers=self.consumers, policy=policy)
+        group.register(broker)
         await broker.connect()
         try:
-            # Each subscriber waits for its group's first assignment (3 s on the local broker):
-            # side by side, a service with several consumers starts in the time of one. The
-            # bound turns a group that never settles into a start-up error, not a hang.
+            # The subscriber waits for its group's first assignment (3 s on the local broker).
+            # The bound turns a group that never settles into a start-up error, not a hang.
             await asyncio.wait_for(
                 asyncio.gather(*(sub.start() for sub in broker.subscribers)),
                 s.consumer_start_timeout_s,

@@ -14,7 +14,9 @@ from servicekit.testing import eventually
 pytestmark = pytest.mark.integration
 
 TOPIC = "time-entry-logged"
-GROUP = "invoicing.time-entry-logged"
+# Invoicing consumes every topic in one group; each topic has its own inbox namespace.
+GROUP = "invoicing"
+CONSUMER = "invoicing.time-entry-logged"
 
 
 def dlq_header(record: Any, name: str) -> str:
@@ -40,7 +42,7 @@ async def test_event_delivered_three_times_has_one_effect(
         (entry.id, 1, event.event_id)
     ]
     inbox = await invoicing.inbox(event.event_id)
-    assert [r["consumer"] for r in inbox] == [GROUP]
+    assert [r["consumer"] for r in inbox] == [CONSUMER]
     assert invoicing.count("duplicate") - duplicates == 2
     assert invoicing.count("processed") - processed == 1
 
@@ -84,7 +86,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
         assert dlq_header(record, "dlq.original_topic") == TOPIC
         assert dlq_header(record, "dlq.original_partition") == str(meta.partition)
         assert dlq_header(record, "dlq.error_type") == name
-        assert dlq_header(record, "dlq.consumer") == GROUP
+        assert dlq_header(record, "dlq.consumer") == CONSUMER
     # Malformed bytes are not retried; a refused event is, up to the attempt limit.
     for malformed in ("ValidationError", "UnknownEventError"):
         assert dlq_header(by_offset[injected[malformed].offset], "dlq.attempts") == "1"

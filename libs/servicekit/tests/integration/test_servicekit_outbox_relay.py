@@ -16,7 +16,7 @@ from timecapture.db import time_entries as rows
 
 pytestmark = pytest.mark.integration
 
-GROUP = "invoicing.time-entry-logged"
+GROUP = "invoicing"  # the Kafka group of all of invoicing's topics
 
 
 OUTBOX_ID = "SELECT id FROM outbox WHERE event_id = $1"

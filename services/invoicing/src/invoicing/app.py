@@ -39,12 +39,13 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
             credit_notes.router,
             recurring_invoices.router,
         ],
+        # Applied in this order within a fetched batch: the replicas before the time they own.
         subscriptions=[
+            Subscription("client-changed", on_client_changed),
+            Subscription("project-changed", on_project_changed),
             Subscription(
                 "time-entry-logged", on_time_entry_logged, batch_handler=on_time_entries_logged
             ),
-            Subscription("client-changed", on_client_changed),
-            Subscription("project-changed", on_project_changed),
             Subscription("payment-received", on_payment_received),
             Subscription("payment-refunded", on_payment_refunded),
         ],

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 TOPIC = "time-entry-logged"
 CONSUMER = "invoicing.time-entry-logged"
+GROUP = "invoicing"  # the Kafka group of all of invoicing's topics
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
@@ -266,7 +267,7 @@ async def caught_up(infra: Infra) -> None:
         ends = await consumer.end_offsets(partitions)
 
         async def done() -> bool:
-            committed = await admin.list_consumer_group_offsets(CONSUMER, partitions=partitions)
+            committed = await admin.list_consumer_group_offsets(GROUP, partitions=partitions)
             # -1 or absent: the group never committed on that partition.
             return all(
                 max(committed[tp].offset if tp in committed else 0, 0) >= end

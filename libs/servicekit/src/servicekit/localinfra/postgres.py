@@ -121,6 +121,8 @@ class PostgresCluster:
                 "-c listen_addresses=127.0.0.1",
                 "-c max_connections=300",
                 "-c shared_buffers=256MB",
+                # For profiling runs, e.g. "-c shared_preload_libraries=pg_stat_statements".
+                os.environ.get("BILLSTREAM_PG_OPTIONS", ""),
             ]
         )
         done = self._run(

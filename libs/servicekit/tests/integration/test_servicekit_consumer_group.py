@@ -1,0 +1,167 @@
+"""One consumer group for all of a service's topics: each batch split by topic, applied in
+subscription order, each topic in its own inbox namespace."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import ConsumerRecord
+
+from contracts.envelope import EventEnvelope
+from contracts.events.time_entries import TimeEntryState
+from contracts.registry import build_event, encode_event
+from servicekit import db
+from servicekit.consumer import ConsumerGroup, ConsumerPolicy, IdempotentConsumer, Subscription
+from servicekit.metrics import ServiceMetrics
+from servicekit.testing import Infra
+
+pytestmark = pytest.mark.integration
+
+# The subscription order: a parent stream first, the stream that refers to it second.
+PARENTS, CHILDREN = "parents-topic", "children-topic"
+_offsets = itertools.count()
+
+
+def event(tenant_id: uuid.UUID) -> EventEnvelope[Any]:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    state = TimeEntryState(
+        entry_id=uuid.uuid4(),
+        version=1,
+        member_id=uuid.uuid4(),
+        project_id=uuid.uuid4(),
+        task=None,
+        description="",
+        started_at=start,
+        ended_at=start + timedelta(minutes=30),
+        duration_seconds=1800,
+        billable=True,
+        tags=[],
+    )
+    return build_event(
+        "time_entry.logged",
+        state,
+        tenant_id=tenant_id,
+        producer="timecapture",
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+    )
+
+
+def record(topic: str, e: EventEnvelope[Any]) -> ConsumerRecord[bytes, bytes]:
+    value = encode_event(e)
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=next(_offsets),
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value),
+        headers=[],
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.applied: list[tuple[str, uuid.UUID]] = []
+
+    def subscription(self, topic: str) -> Subscription:
+        async def handler(conn: db.Connection, e: EventEnvelope[Any]) -> None:
+            # Inside the consumer's transaction, scoped to the event's tenant.
+            assert await conn.fetchval("SELECT current_tenant()") == e.tenant_id
+            self.applied.append((topic, e.event_id))
+
+        return Subscription(topic, handler)
+
+
+def group_of(pool: db.Pool, recorder: Recorder, name: str) -> ConsumerGroup:
+    consumers = [
+        IdempotentConsumer(
+            name=f"{name}.{topic}",
+            subscription=recorder.subscription(topic),
+            pool=pool,
+            producer=None,  # type: ignore[arg-type]  # nothing here is dead-lettered
+            metrics=ServiceMetrics("invoicing"),
+            policy=ConsumerPolicy(),
+            group_id=name,
+        )
+        for topic in (PARENTS, CHILDREN)
+    ]
+    return ConsumerGroup(group_id=name, consumers=consumers, policy=ConsumerPolicy())
+
+
+async def inbox(infra: Infra, consumer: str) -> set[uuid.UUID]:
+    conn = await asyncpg.connect(infra.dsn("invoicing"))
+    try:
+        found = await conn.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer)
+    finally:
+        await conn.close()
+    return {r["event_id"] for r in found}
+
+
+async def test_a_mixed_batch_is_applied_topic_by_topic_in_subscription_order(
+    infra: Infra, inv_pool: db.Pool, tenant_id: uuid.UUID
+) -> None:
+    recorder = Recorder()
+    name = f"group-test-{uuid.uuid4()}"
+    group = group_of(inv_pool, recorder, name)
+    child1, parent1, child2, parent2 = (event(tenant_id) for _ in range(4))
+
+    await group.process(
+        [
+            record(CHILDREN, child1),
+            record(PARENTS, parent1),
+            record(CHILDREN, child2),
+            record(PARENTS, parent2),
+        ]
+    )
+
+    # Parents first, each topic in delivery order, every event to its own topic's handler.
+    assert recorder.applied == [
+        (PARENTS, parent1.event_id),
+        (PARENTS, parent2.event_id),
+        (CHILDREN, child1.event_id),
+        (CHILDREN, child2.event_id),
+    ]
+    assert await inbox(infra, f"{name}.{PARENTS}") == {parent1.event_id, parent2.event_id}
+    assert await inbox(infra, f"{name}.{CHILDREN}") == {child1.event_id, child2.event_id}
+
+
+async def test_a_redelivered_mixed_batch_changes_nothing(
+    inv_pool: db.Pool, tenant_id: uuid.UUID
+) -> None:
+    recorder = Recorder()
+    group = group_of(inv_pool, recorder, f"group-test-{uuid.uuid4()}")
+    parent, child = event(tenant_id), event(tenant_id)
+    batch = [record(CHILDREN, child), record(PARENTS, parent)]
+
+    await group.process(batch)
+    await group.process(batch)
+
+    assert recorder.applied == [(PARENTS, parent.event_id), (CHILDREN, child.event_id)]
+
+
+def test_a_topic_subscribed_twice_is_refused() -> None:
+    recorder = Recorder()
+    consumers = [
+        IdempotentConsumer(
+            name=f"twice.{i}",
+            subscription=recorder.subscription(PARENTS),
+            pool=None,  # type: ignore[arg-type]
+            producer=None,  # type: ignore[arg-type]
+            metrics=ServiceMetrics("invoicing"),
+            policy=ConsumerPolicy(),
+        )
+        for i in range(2)
+    ]
+
+    with pytest.raises(ValueError, match="subscribed twice"):
+        ConsumerGroup(group_id="twice", consumers=consumers, policy=ConsumerPolicy())
