@@ -29,10 +29,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
@@ -310,6 +310,14 @@ class IdempotentConsumer:
             self._metrics.consumed.labels(self.name, self.topic, outcome).inc(n)
 
 
+class Positions(Protocol):
+    """The part of aiokafka's consumer a group moves: its fetch positions and commits."""
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+
 class ConsumerGroup:
     """One Kafka consumer, in one group, for all of a service's subscriptions.
 
@@ -317,10 +325,13 @@ class ConsumerGroup:
     broker holds an empty fetch for that long, never shorter): a service with five
     subscriptions spent 9 % of a core doing nothing. One consumer fetches every partition of
     every topic in one request. Each topic keeps its own `IdempotentConsumer` (its inbox
-    namespace, DLQ header and metric labels stay `<service>.<topic>`); the records of a
-    batch are applied topic by topic in subscription order, so an event of a topic listed
-    first (`invoice-issued`) is applied before one of a later topic (`credit-note-issued`)
-    fetched with it. Offsets are committed after every topic of the batch is applied.
+    namespace, DLQ header and metric labels stay `<service>.<topic>`).
+
+    The records of a batch are applied topic by topic in subscription order (so, within a
+    batch, `invoice-issued` before `credit-note-issued`), and each topic's offsets are
+    committed once it is applied. If a topic fails, it and the topics after it are rewound to
+    their first record of the batch and the error propagates: what was applied is neither
+    applied nor dead-lettered again, and nothing unapplied is ever committed.
     """
 
     def __init__(
@@ -356,22 +367,50 @@ class ConsumerGroup:
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
             batch = records if isinstance(records, tuple) else (records,)
+            # Committed and rewound here, topic by topic, not by FastStream's ack/nack. Its
+            # protocol type names no offsets; the object is the subscriber's AIOKafkaConsumer.
             try:
-                await self.process(batch)
-            except BaseException:
-                # Rewind so the next poll redelivers what was not applied; a later
-                # commit must never move past it.
-                await message.nack()
+                await self.apply(batch, cast("Positions", message.consumer))
+            except Exception:
+                # FastStream logs it and polls again at once: the rewound batch would spin
+                # against a broker or database that is down.
+                await asyncio.sleep(self._policy.backoff_s)
                 raise
-            await message.ack()
 
-    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def apply(self, records: Sequence[ConsumerRecord[Any, Any]], kafka: Positions) -> None:
         by_topic: dict[str, list[ConsumerRecord[Any, Any]]] = {}
         for record in records:
+            if record.topic not in self._consumers:
+                raise ValueError(f"{self.group_id} got a record of {record.topic}")
             by_topic.setdefault(record.topic, []).append(record)
-        for topic, consumer in self._consumers.items():
-            if found := by_topic.get(topic):
-                await consumer.process(found)
+        pending = [by_topic[t] for t in self._consumers if t in by_topic]
+        for i, found in enumerate(pending):
+            try:
+                await self._consumers[found[0].topic].process(found)
+                await kafka.commit(_after(found))
+            except BaseException:
+                # A later commit must never move past these: the next poll redelivers them.
+                for rest in pending[i:]:
+                    for partition, offset in _first(rest).items():
+                        kafka.seek(partition, offset)
+                raise
+
+
+def _first(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    first: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        first[tp] = min(first.get(tp, r.offset), r.offset)
+    return first
+
+
+def _after(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once these records are applied: one past each partition's last."""
+    after: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        after[tp] = max(after.get(tp, 0), r.offset + 1)
+    return after
 
 
 class _Decoder:

@@ -78,6 +78,17 @@ _CLAIM = """
 INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status_code, body, headers)
 VALUES ($1, $2, $3, 0, '', '{}') ON CONFLICT (tenant_id, key) DO NOTHING RETURNING true
 """
+# The tenant is named although RLS adds it: with the purge job's cross-tenant policy beside
+# tenant isolation, RLS alone gives an OR that no index serves (every request scanned every
+# key; decision 34).
+REPLAY = """
+SELECT fingerprint, status_code, body, headers FROM idempotency_keys
+WHERE tenant_id = $1 AND key = $2
+"""
+STORE = """
+UPDATE idempotency_keys SET status_code = $3, body = $4, headers = $5
+WHERE tenant_id = $1 AND key = $2
+"""
 
 
 async def respond(
@@ -93,11 +104,7 @@ async def respond(
 
     async def attempt(conn: Connection) -> tuple[Stored, bool]:
         if key is not None and not await conn.fetchval(_CLAIM, tenant_id, key, request_fingerprint):
-            row = await conn.fetchrow(
-                "SELECT fingerprint, status_code, body, headers FROM idempotency_keys "
-                "WHERE key = $1",
-                key,
-            )
+            row = await conn.fetchrow(REPLAY, tenant_id, key)
             assert row is not None
             if row["fingerprint"] != request_fingerprint:
                 raise IdempotencyKeyReused(
@@ -108,8 +115,8 @@ async def respond(
         stored = render(await work(conn))
         if key is not None:
             await conn.execute(
-                "UPDATE idempotency_keys SET status_code = $2, body = $3, headers = $4 "
-                "WHERE key = $1",
+                STORE,
+                tenant_id,
                 key,
                 stored.status_code,
                 stored.body,

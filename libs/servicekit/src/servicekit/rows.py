@@ -39,7 +39,12 @@ def update_args(obj: Any) -> list[Any]:
 
 
 def select_sql(table: str, cls: type[Any], *, lock: bool = False) -> str:
-    sql = f"SELECT {', '.join(columns(cls))} FROM {table} WHERE id = $1"
+    # The tenant is named although RLS adds it: a table with a second, cross-tenant read
+    # policy gets the two ORed, which no index can serve (decision 34).
+    sql = (
+        f"SELECT {', '.join(columns(cls))} FROM {table} "
+        "WHERE tenant_id = current_tenant() AND id = $1"
+    )
     return sql + " FOR UPDATE" if lock else sql
 
 

@@ -1,5 +1,6 @@
 """One consumer group for all of a service's topics: each batch split by topic, applied in
-subscription order, each topic in its own inbox namespace."""
+subscription order, each topic in its own inbox namespace, committed once applied; a topic
+that fails is rewound with the topics after it, and nothing of theirs is committed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.envelope import EventEnvelope
 from contracts.events.time_entries import TimeEntryState
@@ -52,11 +53,11 @@ def event(tenant_id: uuid.UUID) -> EventEnvelope[Any]:
     )
 
 
-def record(topic: str, e: EventEnvelope[Any]) -> ConsumerRecord[bytes, bytes]:
+def record(topic: str, e: EventEnvelope[Any], partition: int = 0) -> ConsumerRecord[bytes, bytes]:
     value = encode_event(e)
     return ConsumerRecord(
         topic=topic,
-        partition=0,
+        partition=partition,
         offset=next(_offsets),
         timestamp=0,
         timestamp_type=0,
@@ -69,33 +70,63 @@ def record(topic: str, e: EventEnvelope[Any]) -> ConsumerRecord[bytes, bytes]:
     )
 
 
+class Refused(Exception):
+    pass
+
+
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, *, refusing: str | None = None) -> None:
         self.applied: list[tuple[str, uuid.UUID]] = []
+        self.refusing = refusing
 
     def subscription(self, topic: str) -> Subscription:
         async def handler(conn: db.Connection, e: EventEnvelope[Any]) -> None:
             # Inside the consumer's transaction, scoped to the event's tenant.
             assert await conn.fetchval("SELECT current_tenant()") == e.tenant_id
+            if topic == self.refusing:
+                raise Refused(topic)
             self.applied.append((topic, e.event_id))
 
         return Subscription(topic, handler)
 
 
+class BrokerDown:
+    """The dead-letter producer when the broker is unreachable."""
+
+    async def send_and_wait(self, *args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+class Positions:
+    """Records what the group asks of the Kafka consumer."""
+
+    def __init__(self) -> None:
+        self.committed: dict[TopicPartition, int] = {}
+        self.seeks: dict[TopicPartition, int] = {}
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks[partition] = offset
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.update(offsets)
+
+
 def group_of(pool: db.Pool, recorder: Recorder, name: str) -> ConsumerGroup:
+    # One attempt, then the dead letter (whose send fails when the broker is down).
+    policy = ConsumerPolicy(max_attempts=1, backoff_s=0.0)
     consumers = [
         IdempotentConsumer(
             name=f"{name}.{topic}",
             subscription=recorder.subscription(topic),
             pool=pool,
-            producer=None,  # type: ignore[arg-type]  # nothing here is dead-lettered
+            producer=BrokerDown(),  # type: ignore[arg-type]
             metrics=ServiceMetrics("invoicing"),
-            policy=ConsumerPolicy(),
+            policy=policy,
             group_id=name,
         )
         for topic in (PARENTS, CHILDREN)
     ]
-    return ConsumerGroup(group_id=name, consumers=consumers, policy=ConsumerPolicy())
+    return ConsumerGroup(group_id=name, consumers=consumers, policy=policy)
 
 
 async def inbox(infra: Infra, consumer: str) -> set[uuid.UUID]:
@@ -115,14 +146,15 @@ async def test_a_mixed_batch_is_applied_topic_by_topic_in_subscription_order(
     group = group_of(inv_pool, recorder, name)
     child1, parent1, child2, parent2 = (event(tenant_id) for _ in range(4))
 
-    await group.process(
-        [
-            record(CHILDREN, child1),
-            record(PARENTS, parent1),
-            record(CHILDREN, child2),
-            record(PARENTS, parent2),
-        ]
-    )
+    batch = [
+        record(CHILDREN, child1),
+        record(PARENTS, parent1),
+        record(CHILDREN, child2),
+        record(PARENTS, parent2),
+    ]
+    kafka = Positions()
+
+    await group.apply(batch, kafka)
 
     # Parents first, each topic in delivery order, every event to its own topic's handler.
     assert recorder.applied == [
@@ -133,6 +165,54 @@ async def test_a_mixed_batch_is_applied_topic_by_topic_in_subscription_order(
     ]
     assert await inbox(infra, f"{name}.{PARENTS}") == {parent1.event_id, parent2.event_id}
     assert await inbox(infra, f"{name}.{CHILDREN}") == {child1.event_id, child2.event_id}
+    assert kafka.committed == {
+        TopicPartition(PARENTS, 0): batch[3].offset + 1,
+        TopicPartition(CHILDREN, 0): batch[2].offset + 1,
+    }
+    assert kafka.seeks == {}
+
+
+async def test_a_failing_topic_is_rewound_and_uncommitted_and_the_topics_before_it_committed(
+    infra: Infra, inv_pool: db.Pool, tenant_id: uuid.UUID
+) -> None:
+    recorder = Recorder(refusing=CHILDREN)
+    name = f"group-test-{uuid.uuid4()}"
+    group = group_of(inv_pool, recorder, name)
+    parent, child1, child2 = (event(tenant_id) for _ in range(3))
+    batch = [
+        record(CHILDREN, child1, partition=1),
+        record(PARENTS, parent, partition=2),
+        record(CHILDREN, child2, partition=3),
+    ]
+    kafka = Positions()
+
+    # The child is refused and its dead letter cannot be sent: the error must come out.
+    with pytest.raises(ConnectionError):
+        await group.apply(batch, kafka)
+
+    assert recorder.applied == [(PARENTS, parent.event_id)]
+    assert kafka.committed == {TopicPartition(PARENTS, 2): batch[1].offset + 1}
+    assert kafka.seeks == {
+        TopicPartition(CHILDREN, 1): batch[0].offset,
+        TopicPartition(CHILDREN, 3): batch[2].offset,
+    }
+    assert await inbox(infra, f"{name}.{CHILDREN}") == set()
+
+
+async def test_a_record_of_a_topic_nobody_subscribed_fails_the_batch_loudly(
+    inv_pool: db.Pool, tenant_id: uuid.UUID
+) -> None:
+    recorder = Recorder()
+    group = group_of(inv_pool, recorder, f"group-test-{uuid.uuid4()}")
+    kafka = Positions()
+
+    with pytest.raises(ValueError, match="other-topic"):
+        await group.apply(
+            [record(PARENTS, event(tenant_id)), record("other-topic", event(tenant_id))], kafka
+        )
+
+    assert recorder.applied == []
+    assert kafka.committed == {}
 
 
 async def test_a_redelivered_mixed_batch_changes_nothing(
@@ -143,8 +223,8 @@ async def test_a_redelivered_mixed_batch_changes_nothing(
     parent, child = event(tenant_id), event(tenant_id)
     batch = [record(CHILDREN, child), record(PARENTS, parent)]
 
-    await group.process(batch)
-    await group.process(batch)
+    await group.apply(batch, Positions())
+    await group.apply(batch, Positions())
 
     assert recorder.applied == [(PARENTS, parent.event_id), (CHILDREN, child.event_id)]
 

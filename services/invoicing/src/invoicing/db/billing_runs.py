@@ -44,7 +44,8 @@ WHERE NOT c.deleted AND ($4::uuid IS NULL OR c.client_id > $4)
         )
     )
     AND NOT EXISTS (
-        SELECT 1 FROM invoices i WHERE i.billing_run_id = $3 AND i.client_id = c.client_id
+        SELECT 1 FROM invoices i
+        WHERE i.tenant_id = c.tenant_id AND i.billing_run_id = $3 AND i.client_id = c.client_id
     )
     AND NOT EXISTS (
         SELECT 1 FROM billing_run_failures f
@@ -80,7 +81,8 @@ async def next_clients(  # noqa: PLR0917
 async def complete(conn: Connection, run_id: UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE billing_runs SET status = 'completed', completed_at = $2, updated_at = $2, "
-        "version = version + 1 WHERE id = $1 AND status = 'running'",
+        "version = version + 1 WHERE tenant_id = current_tenant() AND id = $1 "
+        "AND status = 'running'",
         run_id,
         now,
     )
@@ -115,7 +117,8 @@ async def totals(conn: Connection, run_id: UUID) -> list[dict[str, Any]]:
     found = await conn.fetch(
         "SELECT currency, count(*) AS invoices, count(*) FILTER (WHERE status = 'issued') "
         "AS issued, sum(total_minor)::bigint AS total_minor FROM invoices "
-        "WHERE billing_run_id = $1 GROUP BY currency ORDER BY currency",
+        "WHERE tenant_id = current_tenant() AND billing_run_id = $1 "
+        "GROUP BY currency ORDER BY currency",
         run_id,
     )
     return [dict(r) for r in found]
@@ -134,7 +137,8 @@ async def unfinished(pool: Pool) -> list[tuple[UUID, UUID]]:
 async def unissued(conn: Connection, run_id: UUID) -> list[tuple[UUID, UUID]]:
     """(client, invoice) of the run's drafts that no failure explains."""
     found = await conn.fetch(
-        "SELECT i.client_id, i.id FROM invoices i WHERE i.billing_run_id = $1 "
+        "SELECT i.client_id, i.id FROM invoices i "
+        "WHERE i.tenant_id = current_tenant() AND i.billing_run_id = $1 "
         "AND i.status = 'draft' AND NOT EXISTS (SELECT 1 FROM billing_run_failures f "
         "WHERE f.billing_run_id = $1 AND f.client_id = i.client_id) ORDER BY i.client_id",
         run_id,
@@ -144,6 +148,8 @@ async def unissued(conn: Connection, run_id: UUID) -> list[tuple[UUID, UUID]]:
 
 async def still_drafts(conn: Connection, invoice_ids: list[UUID]) -> set[UUID]:
     found = await conn.fetch(
-        "SELECT id FROM invoices WHERE id = ANY($1::uuid[]) AND status = 'draft'", invoice_ids
+        "SELECT id FROM invoices WHERE tenant_id = current_tenant() AND id = ANY($1::uuid[]) "
+        "AND status = 'draft'",
+        invoice_ids,
     )
     return {r["id"] for r in found}

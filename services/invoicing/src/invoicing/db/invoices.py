@@ -216,7 +216,7 @@ async def mark_issued(conn: Connection, invoices: Sequence[Invoice]) -> None:
     ]
     await conn.execute(
         f"UPDATE invoices AS v SET {sets} FROM unnest($1::uuid[], {arrays}) "
-        f"AS r(id, {', '.join(cols)}) WHERE v.id = r.id",
+        f"AS r(id, {', '.join(cols)}) WHERE v.tenant_id = current_tenant() AND v.id = r.id",
         [i.id for i in invoices],
         *values,
     )
@@ -243,7 +243,8 @@ async def entries_of(conn: Connection, invoice_id: UUID) -> list[BilledEntry]:
 async def locked_many(conn: Connection, invoice_ids: Sequence[UUID]) -> dict[UUID, Invoice]:
     """These invoices, locked in id order (two batches never wait on each other in a cycle)."""
     found = await conn.fetch(
-        f"SELECT {', '.join(_INVOICE_COLS)} FROM invoices WHERE id = ANY($1::uuid[]) "
+        f"SELECT {', '.join(_INVOICE_COLS)} FROM invoices "
+        "WHERE tenant_id = current_tenant() AND id = ANY($1::uuid[]) "
         "ORDER BY id FOR UPDATE",
         list(invoice_ids),
     )
@@ -296,7 +297,7 @@ async def delete(conn: Connection, invoice_id: UUID) -> None:
         "WITH e AS (DELETE FROM invoice_entries WHERE invoice_id = $1), "
         "l AS (DELETE FROM invoice_lines WHERE invoice_id = $1), "
         "c AS (DELETE FROM invoice_charges WHERE invoice_id = $1) "
-        "DELETE FROM invoices WHERE id = $1",
+        "DELETE FROM invoices WHERE tenant_id = current_tenant() AND id = $1",
         invoice_id,
     )
 
@@ -325,7 +326,8 @@ async def lock_client_in_run(conn: Connection, client_id: UUID, run_id: UUID) ->
     await lock_client(conn, client_id)
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM invoices WHERE billing_run_id = $1 AND client_id = $2)",
+            "SELECT EXISTS (SELECT 1 FROM invoices WHERE tenant_id = current_tenant() "
+            "AND billing_run_id = $1 AND client_id = $2)",
             run_id,
             client_id,
         )
@@ -489,7 +491,8 @@ async def series_numbers(
     like = f"{prefix}-{year}-%"
     if series == "invoice":
         found = await conn.fetch(
-            "SELECT number, id, status, issued_at FROM invoices WHERE number LIKE $1 "
+            "SELECT number, id, status, issued_at FROM invoices "
+            "WHERE tenant_id = current_tenant() AND number LIKE $1 "
             "ORDER BY number",
             like,
         )
