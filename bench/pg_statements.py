@@ -27,6 +27,7 @@ def preload() -> None:
 
 
 async def reset(infra: Infra) -> None:
+    """Fails if the cluster was already running without the library: stop it and run again."""
     if not ENABLED:
         return
     conn = await asyncpg.connect(infra.admin_dsn())
@@ -39,7 +40,7 @@ async def reset(infra: Infra) -> None:
 
 async def report(infra: Infra, per: int, unit: str) -> None:
     """The top statements, with their cost per `unit` (`per` of them in the run)."""
-    if not ENABLED:
+    if not ENABLED or per == 0:
         return
     conn = await asyncpg.connect(infra.admin_dsn())
     try:
@@ -48,8 +49,10 @@ async def report(infra: Infra, per: int, unit: str) -> None:
             "ORDER BY total_exec_time DESC LIMIT $1",
             TOP,
         )
-        total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
-        calls = await conn.fetchval("SELECT sum(calls) FROM pg_stat_statements")
+        total = await conn.fetchval(
+            "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements"
+        )
+        calls = await conn.fetchval("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements")
     finally:
         await conn.close()
     print(
