@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from servicekit import idempotency
+from servicekit.db import Connection
 from servicekit.identity import (
     MANAGERS,
     WRITERS,
@@ -34,6 +37,28 @@ SortParam = Annotated[
     str | None, Query(description="Field to sort by; prefix with `-` for descending.")
 ]
 DEFAULT_PAGE = DEFAULT_LIMIT
+T = TypeVar("T")
+
+
+async def once_per_key(
+    request: Request,
+    runtime: Runtime,
+    identity: Identity,
+    key: str | None,
+    *,
+    work: Callable[[Connection], Awaitable[T]],
+    render: Callable[[T], idempotency.Stored],
+) -> Response:
+    """A money-moving route's write, once per `Idempotency-Key` (`servicekit.idempotency`):
+    in the caller's tenant, fingerprinted by the request's method, path and body."""
+    return await idempotency.respond(
+        runtime.require_pool(),
+        identity.tenant_id,
+        key=key,
+        request_fingerprint=await idempotency.fingerprint(request),
+        work=work,
+        render=render,
+    )
 
 
 def versioned(response: Response, version: int, location: str | None = None) -> None:

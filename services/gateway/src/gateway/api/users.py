@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from gateway.api.common import Admin, RuntimeDep
 from gateway.domain.users import User
 from gateway.handlers import limits, users
+from servicekit.api import versioned
 from servicekit.identity import Role
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from servicekit.problems import FieldInvalid
-from servicekit.versioning import IfMatch, etag
+from servicekit.versioning import IfMatch
 
 router = APIRouter(tags=["users"])
 
@@ -113,7 +114,7 @@ async def get_user(
     user_id: UUID, response: Response, runtime: RuntimeDep, identity: Admin
 ) -> UserOut:
     user = await users.get_user(runtime, identity, user_id)
-    response.headers["ETag"] = etag(user.version)
+    versioned(response, user.version)
     return UserOut.of(user)
 
 
@@ -135,7 +136,7 @@ async def revise_user(
     user = await users.revise_user(
         runtime, identity, user_id, sent, password=password, if_match=if_match
     )
-    response.headers["ETag"] = etag(user.version)
+    versioned(response, user.version)
     return UserOut.of(user)
 
 

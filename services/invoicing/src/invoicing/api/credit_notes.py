@@ -17,7 +17,7 @@ from invoicing.handlers import credit_notes as handlers
 from invoicing.handlers.credit_notes import CreditNoteView
 from invoicing.views.documents import credit_note_document
 from invoicing.views.pdf import render_pdf
-from servicekit import idempotency, lists
+from servicekit import lists
 from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
@@ -26,6 +26,7 @@ from servicekit.api import (
     Reader,
     RuntimeDep,
     SortParam,
+    once_per_key,
     versioned,
 )
 from servicekit.db import Connection, tenant_transaction
@@ -140,14 +141,7 @@ async def issue_credit_note(
             },
         )
 
-    return await idempotency.respond(
-        runtime.require_pool(),
-        identity.tenant_id,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
-        work=work,
-        render=render,
-    )
+    return await once_per_key(request, runtime, identity, idempotency_key, work=work, render=render)
 
 
 @router.get("", response_model=Page[CreditNoteSummaryOut])

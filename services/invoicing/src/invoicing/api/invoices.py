@@ -24,7 +24,7 @@ from invoicing.handlers import invoices as handlers
 from invoicing.handlers.invoices import InvoiceView
 from invoicing.views.documents import invoice_document
 from invoicing.views.pdf import render_pdf
-from servicekit import idempotency, lists
+from servicekit import lists
 from servicekit.api import (
     DEFAULT_PAGE,
     Cursor,
@@ -33,6 +33,7 @@ from servicekit.api import (
     Reader,
     RuntimeDep,
     SortParam,
+    once_per_key,
     versioned,
 )
 from servicekit.db import Connection, tenant_transaction
@@ -375,14 +376,7 @@ async def draft_invoice(
             {"ETag": etag(view.invoice.version), "Location": f"/v1/invoices/{view.invoice.id}"},
         )
 
-    return await idempotency.respond(
-        runtime.require_pool(),
-        identity.tenant_id,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
-        work=work,
-        render=render,
-    )
+    return await once_per_key(request, runtime, identity, idempotency_key, work=work, render=render)
 
 
 @router.get("", response_model=Page[InvoiceSummaryOut])

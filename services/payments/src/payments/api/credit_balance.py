@@ -15,8 +15,17 @@ from payments.db import payments as rows
 from payments.domain.credit import CreditApplicationNotFound, CreditMovement
 from payments.domain.payments import ClientNotFound
 from payments.handlers import credit as handlers
-from servicekit import idempotency, lists
-from servicekit.api import DEFAULT_PAGE, Cursor, Limit, Manager, Reader, RuntimeDep, SortParam
+from servicekit import lists
+from servicekit.api import (
+    DEFAULT_PAGE,
+    Cursor,
+    Limit,
+    Manager,
+    Reader,
+    RuntimeDep,
+    SortParam,
+    once_per_key,
+)
 from servicekit.db import Connection, tenant_transaction
 from servicekit.idempotency import IdempotencyKey, stored_json
 from servicekit.pagination import Page
@@ -174,11 +183,11 @@ async def apply_credit(
     async def work(conn: Connection) -> handlers.Application:
         return await handlers.apply_credit(conn, runtime, cmd)
 
-    return await idempotency.respond(
-        runtime.require_pool(),
-        identity.tenant_id,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
+    return await once_per_key(
+        request,
+        runtime,
+        identity,
+        idempotency_key,
         work=work,
         render=lambda a: stored_json(
             status.HTTP_201_CREATED,
@@ -221,11 +230,11 @@ async def pay_out_credit(
     async def work(conn: Connection) -> PayoutOut:
         return PayoutOut(**await handlers.pay_out(conn, runtime, cmd))
 
-    return await idempotency.respond(
-        runtime.require_pool(),
-        identity.tenant_id,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
+    return await once_per_key(
+        request,
+        runtime,
+        identity,
+        idempotency_key,
         work=work,
         render=lambda p: stored_json(status.HTTP_201_CREATED, p.model_dump(mode="json"), {}),
     )

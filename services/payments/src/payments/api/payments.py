@@ -14,8 +14,18 @@ from payments.db import payments as rows
 from payments.domain.credit import CREDIT_METHOD
 from payments.domain.payments import Payment, PaymentNotFound
 from payments.handlers import payments as handlers
-from servicekit import idempotency, lists
-from servicekit.api import DEFAULT_PAGE, Cursor, Limit, Manager, Reader, RuntimeDep, SortParam
+from servicekit import lists
+from servicekit.api import (
+    DEFAULT_PAGE,
+    Cursor,
+    Limit,
+    Manager,
+    Reader,
+    RuntimeDep,
+    SortParam,
+    once_per_key,
+    versioned,
+)
 from servicekit.db import Connection, tenant_transaction
 from servicekit.idempotency import IdempotencyKey, Stored, stored_json
 from servicekit.pagination import Page
@@ -131,11 +141,11 @@ async def record_payment(
     async def work(conn: Connection) -> Payment:
         return await handlers.record_payment(conn, runtime, cmd)
 
-    return await idempotency.respond(
-        runtime.require_pool(),
-        identity.tenant_id,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
+    return await once_per_key(
+        request,
+        runtime,
+        identity,
+        idempotency_key,
         work=work,
         render=lambda p: stored_payment(status.HTTP_201_CREATED, p),
     )
@@ -171,7 +181,7 @@ async def get_payment(
         found = await rows.payment(conn, payment_id)
     if found is None:
         raise PaymentNotFound(f"no payment {payment_id}")
-    response.headers["ETag"] = etag(found.version)
+    versioned(response, found.version)
     return PaymentOut.of(found)
 
 
@@ -216,11 +226,11 @@ async def refund_payment(
             conn, runtime, payment_id, body.amount_minor, body.reason, refund_id
         )
 
-    return await idempotency.respond(
-        runtime.require_pool(),
-        identity.tenant_id,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
+    return await once_per_key(
+        request,
+        runtime,
+        identity,
+        idempotency_key,
         work=work,
         render=lambda done: stored_payment(
             status.HTTP_201_CREATED, done[0], refund_id=str(done[1])
