@@ -32,6 +32,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 __all__ = [
     "CURRENCY_EXPONENTS",
+    "MAX_MINOR",
     "CurrencyCode",
     "MixedCurrencyError",
     "Money",
@@ -39,6 +40,10 @@ __all__ = [
     "currency_exponent",
     "round_to_minor",
 ]
+
+MAX_MINOR: Final = 10**15
+"""The largest amount an API or a provider may hand us, in minor units (ten trillion euros):
+sums of thousands of such amounts still fit a bigint (9.2 x 10^18)."""
 
 # ISO 4217 list one as published 2026-01-01, code -> minor-unit exponent. Codes whose minor
 # unit is "N.A." (XAU, XAG, XPD, XPT, XBA-XBD, XDR, XSU, XUA, XTS, XXX) are not money here.

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
+from contracts.events.clients import ClientState
 from contracts.events.invoices import InvoiceVoided
 from contracts.registry import decode_event
 from payments.handlers import credit
@@ -171,6 +172,42 @@ async def test_refunding_a_credit_payment_refills_the_balance_and_payouts_empty_
     assert decode_event(refunded[0].value).payload.amount_minor == 200
 
 
+async def test_a_deleted_clients_credit_is_still_spent_on_what_they_owe_and_paid_out(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 700)
+    owed = await payments.invoice(tenant_id, 300)
+    gone = ClientState(
+        client_id=CLIENT, version=2, name="Acme", currency="EUR", payment_terms_days=30,
+        deleted=True,
+    )  # fmt: skip
+    await payments.publish(tenant_id, "client.changed", gone)
+
+    async def deleted() -> bool:
+        found = await payments.infra.fetch_as_tenant(
+            "payments", tenant_id, "SELECT deleted FROM clients WHERE client_id = $1", CLIENT
+        )
+        return bool(found and found[0]["deleted"])
+
+    await eventually(deleted, message="client deleted in the replica")
+    async with payments.http(tenant_id) as http:
+        applied = await http.post(BALANCE + "/applications", json={"currency": "EUR"})
+        payout = await http.post(
+            BALANCE + "/refunds", json={"currency": "EUR", "amount_minor": 400}
+        )
+        unknown = await http.post(
+            f"/v1/clients/{uuid.uuid4()}/credit-balance/refunds",
+            json={"currency": "EUR", "amount_minor": 1},
+        )
+    assert applied.status_code == 201, applied.text
+    assert [p["invoice_id"] for p in applied.json()["payments"]] == [str(owed)]
+    assert payout.status_code == 201, payout.text
+    assert payout.json()["balance_minor"] == 0
+    assert await balance_of(payments, tenant_id) == 0
+    assert unknown.status_code == 404, unknown.text
+
+
 async def test_concurrent_applications_and_payouts_never_spend_a_cent_twice(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
@@ -194,8 +231,12 @@ async def test_concurrent_applications_and_payouts_never_spend_a_cent_twice(
         for a in answers[6:]
         if a.status_code == 201  # payouts
     )
-    assert spent + paid_out + await balance_of(payments, tenant_id) == 1000
-    assert await balance_of(payments, tenant_id) >= 0
+    # Demand (1,800 asked, 1,200 owed) exceeds the 1,000 of credit and an application takes
+    # what is left, so every serial order ends with the balance spent: nothing vanished and
+    # nothing was spent twice, and the requests did more than refuse each other.
+    assert await balance_of(payments, tenant_id) == 0
+    assert spent + paid_out == 1000
+    assert spent > 0
     on_invoice: dict[str, int] = {}
     for p in listed.json()["items"]:
         if p["method"] == "credit_balance":

@@ -259,6 +259,24 @@ async def test_stripe_units_become_minor_units_and_an_unknown_invoice_is_listed_
     assert "an hour after the payment" in unmatched.json()["event"]["detail"]
 
 
+async def test_signed_events_out_of_range_are_refused_or_rejected_never_a_500(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 500)
+    past_year_9999 = intent_event(invoice_id, 500, created=253_402_300_800)
+    huge = intent_event(invoice_id, 10**17)
+    async with as_provider(payments, tenant_id) as hook:
+        too_late = await hook.post(WEBHOOK, content=past_year_9999, headers=signed(past_year_9999))
+        too_much = await hook.post(WEBHOOK, content=huge, headers=signed(huge))
+    assert too_late.status_code == 400, too_late.text
+    assert too_late.json()["type"].endswith("/event-malformed")
+    assert too_much.status_code == 200, too_much.text
+    assert too_much.json()["event"]["outcome"] == "rejected"
+    assert "more than the 1000000000000000 accepted" in too_much.json()["event"]["detail"]
+    assert await payments_of(payments, tenant_id, invoice_id) == []
+
+
 async def test_one_event_delivered_twice_at_once_makes_one_payment(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contracts.money import MAX_MINOR
 from invoicing.api.fields import BillingDate
 from invoicing.db import invoices as invoice_rows
 from invoicing.db import settings as settings_rows
@@ -42,8 +43,6 @@ from servicekit.pagination import Page, fetch_page
 from servicekit.versioning import IfMatch, etag
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
-
-MAX_MINOR = 10**15
 
 
 class DiscountIn(BaseModel):

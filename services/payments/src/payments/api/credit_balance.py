@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.money import CurrencyCode
-from payments.api.payments import MAX_MINOR, PaymentOut
+from contracts.money import MAX_MINOR, CurrencyCode
+from payments.api.payments import PaymentOut
 from payments.db import credit as credit_rows
 from payments.db import payments as rows
 from payments.domain.credit import CreditApplicationNotFound, CreditMovement
@@ -118,7 +118,7 @@ class PayoutOut(BaseModel):
 
 async def _known(conn: Connection, client_id: UUID) -> None:
     # A deleted client's credit stays readable: it is still theirs until paid out.
-    if not await rows.client_known(conn, client_id, deleted_too=True):
+    if not await rows.client_known(conn, client_id):
         raise ClientNotFound(f"no client {client_id}")
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.events.payments import PaymentMethod
-from contracts.money import CurrencyCode
+from contracts.money import MAX_MINOR, CurrencyCode
 from payments.db import payments as rows
 from payments.domain.credit import CREDIT_METHOD
 from payments.domain.payments import Payment, PaymentNotFound
@@ -32,8 +32,6 @@ from servicekit.pagination import Page
 from servicekit.versioning import etag
 
 router = APIRouter(tags=["payments"])
-
-MAX_MINOR = 10**15
 
 
 class PaymentIn(BaseModel):
@@ -70,13 +68,6 @@ class RefundIn(BaseModel):
 
     amount_minor: int = Field(gt=0, le=MAX_MINOR)
     reason: str | None = Field(None, max_length=1000)
-
-
-class RefundOut(BaseModel):
-    id: UUID
-    amount_minor: int
-    reason: str | None
-    created_at: AwareDatetime
 
 
 class PaymentOut(BaseModel):

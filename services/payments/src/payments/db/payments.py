@@ -198,11 +198,9 @@ async def record_client(  # noqa: PLR0917
     )
 
 
-async def client_known(conn: Connection, client_id: UUID, *, deleted_too: bool = False) -> bool:
+async def client_known(conn: Connection, client_id: UUID) -> bool:
+    """Ever heard of, deleted or not: a deleted client's credit is still theirs, to spend on
+    the invoices they still owe or to be paid out."""
     return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = $1 AND (NOT deleted OR $2))",
-            client_id,
-            deleted_too,
-        )
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clients WHERE client_id = $1)", client_id)
     )

@@ -136,6 +136,10 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# 9999-12-31T23:59:59Z: the last second a datetime can hold.
+LAST_SECOND = 253_402_300_799
+
+
 class EventData(_Lenient):
     object: dict[str, Any]
 
@@ -143,7 +147,7 @@ class EventData(_Lenient):
 class StripeEvent(_Lenient):
     id: str = Field(min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=255)
-    created: int = Field(ge=0)
+    created: int = Field(ge=0, le=LAST_SECOND)
     livemode: bool = False
     data: EventData
 

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pydantic
 
+from contracts.money import MAX_MINOR
 from payments.db import providers as rows
 from payments.domain.payments import CurrencyMismatch, InvoiceNotFound
 from payments.domain.providers import STRIPE, Outcome, ProviderEvent, event_uuid, payment_uuid
@@ -111,6 +112,8 @@ def _payment_of(tenant_id: UUID, event: StripeEvent) -> RecordPayment | str:
         amount = to_minor(intent.amount_received, currency)
     except ValueError as exc:
         return str(exc)
+    if amount > MAX_MINOR:
+        return f"amount_received is {amount} minor units, more than the {MAX_MINOR} accepted"
     return RecordPayment(
         tenant_id=tenant_id,
         payment_id=payment_uuid(tenant_id, STRIPE, intent.id),
