@@ -33,6 +33,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
@@ -112,11 +113,11 @@ class IdempotentConsumer:
         producer: AIOKafkaProducer,
         metrics: ServiceMetrics,
         policy: ConsumerPolicy,
-        group_id: str | None = None,
     ) -> None:
         self.name = name
-        # The Kafka group it is fetched by (a `ConsumerGroup`'s); its inbox namespace is `name`.
-        self.group_id = group_id or name
+        # The Kafka group it is fetched by, set by its `ConsumerGroup`; its inbox namespace is
+        # `name`.
+        self.group_id = name
         self.topic = subscription.topic
         self._handler = subscription.handler
         self._batch_handler = subscription.batch_handler
@@ -328,10 +329,11 @@ class ConsumerGroup:
     namespace, DLQ header and metric labels stay `<service>.<topic>`).
 
     The records of a batch are applied topic by topic in subscription order (so, within a
-    batch, `invoice-issued` before `credit-note-issued`), and each topic's offsets are
-    committed once it is applied. If a topic fails, it and the topics after it are rewound to
-    their first record of the batch and the error propagates: what was applied is neither
-    applied nor dead-lettered again, and nothing unapplied is ever committed.
+    batch, `invoice-issued` before `credit-note-issued`), then committed in one request. If a
+    topic fails, what the topics before it applied is committed, it and the topics after it
+    are rewound to their first record of the batch, and the error propagates: nothing is
+    applied or dead-lettered twice, and nothing unapplied is ever committed. The price of one
+    consumer: a topic retrying poison messages one by one holds up the others meanwhile.
     """
 
     def __init__(
@@ -341,8 +343,11 @@ class ConsumerGroup:
         if len(set(topics)) != len(topics):
             raise ValueError(f"a topic is subscribed twice in {group_id}: {topics}")
         self.group_id = group_id
+        for consumer in consumers:
+            consumer.group_id = group_id
         self._consumers = {c.topic: c for c in consumers}
         self._policy = policy
+        self._backoff_s = policy.backoff_s
 
     def register(self, broker: KafkaBroker) -> None:
         @broker.subscriber(
@@ -367,41 +372,57 @@ class ConsumerGroup:
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
             batch = records if isinstance(records, tuple) else (records,)
-            # Committed and rewound here, topic by topic, not by FastStream's ack/nack. Its
-            # protocol type names no offsets; the object is the subscriber's AIOKafkaConsumer.
+            # Committed and rewound here, not by FastStream's ack/nack. Its protocol type
+            # names no offsets; the object is the subscriber's AIOKafkaConsumer.
             try:
                 await self.apply(batch, cast("Positions", message.consumer))
             except Exception:
                 # FastStream logs it and polls again at once: the rewound batch would spin
-                # against a broker or database that is down.
-                await asyncio.sleep(self._policy.backoff_s)
+                # against a broker or database that is down. Longer each time, up to the max.
+                await asyncio.sleep(self._backoff_s)
+                self._backoff_s = min(self._backoff_s * 2, self._policy.max_backoff_s)
                 raise
+            self._backoff_s = self._policy.backoff_s
 
     async def apply(self, records: Sequence[ConsumerRecord[Any, Any]], kafka: Positions) -> None:
         by_topic: dict[str, list[ConsumerRecord[Any, Any]]] = {}
         for record in records:
-            if record.topic not in self._consumers:
-                raise ValueError(f"{self.group_id} got a record of {record.topic}")
             by_topic.setdefault(record.topic, []).append(record)
+        if unknown := set(by_topic) - set(self._consumers):
+            _rewind(kafka, records)
+            raise ValueError(f"{self.group_id} got records of {sorted(unknown)}")
         pending = [by_topic[t] for t in self._consumers if t in by_topic]
+        applied: dict[TopicPartition, int] = {}
         for i, found in enumerate(pending):
             try:
                 await self._consumers[found[0].topic].process(found)
-                await kafka.commit(_after(found))
             except BaseException:
-                # A later commit must never move past these: the next poll redelivers them.
-                for rest in pending[i:]:
-                    for partition, offset in _first(rest).items():
-                        kafka.seek(partition, offset)
+                try:
+                    if applied:
+                        await kafka.commit(applied)
+                finally:
+                    # A later commit must never move past these: the next poll redelivers.
+                    _rewind(kafka, [r for rest in pending[i:] for r in rest])
                 raise
+            applied.update(_after(found))
+        try:
+            await kafka.commit(applied)
+        except BaseException:
+            _rewind(kafka, records)  # applied, but redelivered: the inbox absorbs it
+            raise
 
 
-def _first(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+def _rewind(kafka: Positions, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
     first: dict[TopicPartition, int] = {}
     for r in records:
         tp = TopicPartition(r.topic, r.partition)
         first[tp] = min(first.get(tp, r.offset), r.offset)
-    return first
+    for partition, offset in first.items():
+        try:
+            kafka.seek(partition, offset)
+        except IllegalStateError:
+            # Taken away by a rebalance meanwhile: its new owner starts from the commit.
+            continue
 
 
 def _after(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:

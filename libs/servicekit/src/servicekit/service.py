@@ -162,7 +162,6 @@ class Runtime:
                 producer=self.producer,
                 metrics=self.metrics,
                 policy=policy,
-                group_id=s.service_name,
             )
             self.consumers.append(consumer)
         group = ConsumerGroup(group_id=s.service_name, consumers=self.consumers, policy=policy)

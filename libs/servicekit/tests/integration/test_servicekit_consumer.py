@@ -110,10 +110,7 @@ async def test_redelivery_after_a_lost_offset_commit_is_absorbed(
     commit = AIOKafkaConsumer.commit
 
     async def lost_once(consumer: AIOKafkaConsumer, offsets: Any = None) -> None:
-        past_ends = offsets and any(
-            tp.topic == TOPIC and offset > ends.get(tp.partition, 0)
-            for tp, offset in offsets.items()
-        )
+        past_ends = _moves_past(offsets, ends)
         if past_ends and not commits:
             commits.append("lost")
             raise ConnectionResetError("the commit was lost after the transaction committed")
@@ -139,17 +136,13 @@ async def test_a_restart_before_the_offset_commit_redelivers_and_changes_nothing
     invoicing: Any, kafka: Any, make: Any, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await kafka.caught_up(GROUP)
-    duplicates = invoicing.count("duplicate")
     ends = await kafka.end_offsets()
     entry = make.entry(tenant_id)
     event = make.event(entry)
     commit = AIOKafkaConsumer.commit
 
     async def never(consumer: AIOKafkaConsumer, offsets: Any = None) -> None:
-        if offsets and any(
-            tp.topic == TOPIC and offset > ends.get(tp.partition, 0)
-            for tp, offset in offsets.items()
-        ):
+        if _moves_past(offsets, ends):
             raise ConnectionResetError("the consumer died before committing")
         await commit(consumer, offsets)
 
@@ -159,12 +152,14 @@ async def test_a_restart_before_the_offset_commit_redelivers_and_changes_nothing
     await invoicing.runtime.stop_consumers()
     # Stopped with the effect applied and the offset not committed: only a redelivery is left.
     assert (await kafka.committed(GROUP)).get(sent.partition, -1) <= sent.offset
+    # Counted after the stop: the refused commits had the record redelivered meanwhile.
+    before_restart = invoicing.count("duplicate")
 
     monkeypatch.setattr(AIOKafkaConsumer, "commit", commit)
     await invoicing.runtime.start_consumers()
     await kafka.consumed_past(GROUP, sent)
 
-    assert invoicing.count("duplicate") - duplicates >= 1
+    assert invoicing.count("duplicate") - before_restart == 1
     ledger = await invoicing.ledger(tenant_id)
     assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [(entry.id, event.event_id)]
     assert len(await invoicing.inbox(event.event_id)) == 1
@@ -222,3 +217,10 @@ async def test_redelivered_dead_letter_is_not_dead_lettered_again(
     assert len(dead) == 1
     assert invoicing.count("dead_lettered") == dead_before
     assert invoicing.count("duplicate") - duplicates_before == 1
+
+
+def _moves_past(offsets: Any, ends: dict[int, int]) -> bool:
+    """A commit that would move the topic past the records produced since `ends`."""
+    return bool(offsets) and any(
+        tp.topic == TOPIC and offset > ends.get(tp.partition, 0) for tp, offset in offsets.items()
+    )

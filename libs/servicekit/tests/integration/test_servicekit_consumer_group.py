@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from contracts.envelope import EventEnvelope
 from contracts.events.time_entries import TimeEntryState
@@ -98,16 +99,27 @@ class BrokerDown:
 
 
 class Positions:
-    """Records what the group asks of the Kafka consumer."""
+    """Records what the group asks of the Kafka consumer; `commit_fails` makes the broker
+    refuse commits, `revoked` partitions were taken away by a rebalance."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, commit_fails: bool = False, revoked: frozenset[TopicPartition] = frozenset()
+    ) -> None:
         self.committed: dict[TopicPartition, int] = {}
+        self.commits = 0
         self.seeks: dict[TopicPartition, int] = {}
+        self.commit_fails = commit_fails
+        self.revoked = revoked
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
+        if partition in self.revoked:
+            raise IllegalStateError(f"no current assignment for partition {partition}")
         self.seeks[partition] = offset
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.commit_fails:
+            raise ConnectionError("commit refused: coordinator unavailable")
+        self.commits += 1
         self.committed.update(offsets)
 
 
@@ -122,7 +134,6 @@ def group_of(pool: db.Pool, recorder: Recorder, name: str) -> ConsumerGroup:
             producer=BrokerDown(),  # type: ignore[arg-type]
             metrics=ServiceMetrics("invoicing"),
             policy=policy,
-            group_id=name,
         )
         for topic in (PARENTS, CHILDREN)
     ]
@@ -206,12 +217,61 @@ async def test_a_record_of_a_topic_nobody_subscribed_fails_the_batch_loudly(
     group = group_of(inv_pool, recorder, f"group-test-{uuid.uuid4()}")
     kafka = Positions()
 
+    batch = [record(PARENTS, event(tenant_id)), record("other-topic", event(tenant_id))]
+
     with pytest.raises(ValueError, match="other-topic"):
-        await group.apply(
-            [record(PARENTS, event(tenant_id)), record("other-topic", event(tenant_id))], kafka
-        )
+        await group.apply(batch, kafka)
 
     assert recorder.applied == []
+    assert kafka.committed == {}
+    # Rewound, so a later commit cannot move past the subscribed topic's record unapplied.
+    assert kafka.seeks == {
+        TopicPartition(PARENTS, 0): batch[0].offset,
+        TopicPartition("other-topic", 0): batch[1].offset,
+    }
+
+
+async def test_a_refused_commit_rewinds_the_whole_batch_and_its_redelivery_changes_nothing(
+    inv_pool: db.Pool, tenant_id: uuid.UUID
+) -> None:
+    recorder = Recorder()
+    group = group_of(inv_pool, recorder, f"group-test-{uuid.uuid4()}")
+    parent, child = event(tenant_id), event(tenant_id)
+    batch = [record(PARENTS, parent, partition=1), record(CHILDREN, child, partition=2)]
+    refusing = Positions(commit_fails=True)
+
+    with pytest.raises(ConnectionError):
+        await group.apply(batch, refusing)
+    assert refusing.seeks == {
+        TopicPartition(PARENTS, 1): batch[0].offset,
+        TopicPartition(CHILDREN, 2): batch[1].offset,
+    }
+    again = Positions()
+    await group.apply(batch, again)
+
+    assert recorder.applied == [(PARENTS, parent.event_id), (CHILDREN, child.event_id)]
+    assert again.commits == 1  # one commit request for every topic of the batch
+    assert again.committed == {
+        TopicPartition(PARENTS, 1): batch[0].offset + 1,
+        TopicPartition(CHILDREN, 2): batch[1].offset + 1,
+    }
+
+
+async def test_a_partition_revoked_meanwhile_does_not_hide_the_failure(
+    inv_pool: db.Pool, tenant_id: uuid.UUID
+) -> None:
+    recorder = Recorder(refusing=CHILDREN)
+    group = group_of(inv_pool, recorder, f"group-test-{uuid.uuid4()}")
+    batch = [
+        record(CHILDREN, event(tenant_id), partition=4),
+        record(CHILDREN, event(tenant_id), partition=5),
+    ]
+    kafka = Positions(revoked=frozenset({TopicPartition(CHILDREN, 4)}))
+
+    with pytest.raises(ConnectionError, match="broker unreachable"):
+        await group.apply(batch, kafka)
+
+    assert kafka.seeks == {TopicPartition(CHILDREN, 5): batch[1].offset}
     assert kafka.committed == {}
 
 
