@@ -118,8 +118,10 @@ async def use_refresh(
     await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR SHARE", owner)
     row = await conn.fetchrow(
         "SELECT t.user_id, t.family_id, t.used_at, t.revoked_at, t.expires_at, "
-        "EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = t.family_id "
-        "AND f.revoked_at IS NOT NULL) AS family_revoked "
+        # The tenant named: with `key_lookup` beside tenant isolation, RLS alone gives an OR
+        # that the (tenant_id, family_id) index cannot serve (decision 34).
+        "EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.tenant_id = t.tenant_id "
+        "AND f.family_id = t.family_id AND f.revoked_at IS NOT NULL) AS family_revoked "
         "FROM refresh_tokens t WHERE t.token_hash = $1 FOR UPDATE OF t",
         token_hash,
     )
