@@ -41,11 +41,13 @@ BASELINE_INVOICES = 1_000
 DAY = datetime(2026, 10, 5, 8, tzinfo=UTC)
 
 
-async def seed(infra: Infra, tenant: uuid.UUID) -> None:
+async def seed(
+    infra: Infra, tenant: uuid.UUID, clients: int = CLIENTS, per_client: int = ENTRIES
+) -> None:
     conn = await asyncpg.connect(infra.admin_dsn())
     try:
-        clients = [uuid.uuid4() for _ in range(CLIENTS)]
-        projects = [uuid.uuid4() for _ in range(CLIENTS)]
+        client_ids = [uuid.uuid4() for _ in range(clients)]
+        projects = [uuid.uuid4() for _ in range(clients)]
         await conn.copy_records_to_table(
             "client_replicas",
             schema_name="invoicing",
@@ -55,7 +57,7 @@ async def seed(infra: Infra, tenant: uuid.UUID) -> None:
             ],
             records=[
                 (tenant, c, 1, f"Client {i}", "EUR", 30, [], False, False)
-                for i, c in enumerate(clients)
+                for i, c in enumerate(client_ids)
             ],
         )  # fmt: skip
         await conn.copy_records_to_table(
@@ -67,14 +69,14 @@ async def seed(infra: Infra, tenant: uuid.UUID) -> None:
             ],
             records=[
                 (tenant, p, 1, c, f"Project {i}", 15, "up", False, False)
-                for i, (c, p) in enumerate(zip(clients, projects, strict=True))
+                for i, (c, p) in enumerate(zip(client_ids, projects, strict=True))
             ],
         )  # fmt: skip
 
         def entries() -> object:
             member = uuid.uuid4()
             for project in projects:
-                for n in range(ENTRIES):
+                for n in range(per_client):
                     start = DAY + timedelta(hours=n)
                     yield (
                         tenant, uuid.uuid4(), 1, member, project, f"task {n % TASKS}", "work",

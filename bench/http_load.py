@@ -66,11 +66,18 @@ class Pool:
             self.free.put_nowait(Connection(reader, writer))
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         conn = await self.free.get()
         try:
-            extra = f"Content-Type: {content_type}\r\n".encode()
+            extra = f"Content-Type: {content_type}\r\n".encode() + b"".join(
+                f"{k}: {v}\r\n".encode() for k, v in (headers or {}).items()
+            )
             return await conn.request(method, path, self.headers + extra, body)
         except BaseException:
             conn.close()
