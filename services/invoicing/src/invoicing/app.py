@@ -14,6 +14,8 @@ from invoicing.messaging.consumers import (
     on_client_changed,
     on_payment_received,
     on_payment_refunded,
+    on_payments_received,
+    on_payments_refunded,
     on_project_changed,
     on_time_entries_logged,
     on_time_entry_logged,
@@ -46,8 +48,12 @@ def define(settings_: InvoicingSettings | None = None) -> ServiceDefinition:
             Subscription(
                 "time-entry-logged", on_time_entry_logged, batch_handler=on_time_entries_logged
             ),
-            Subscription("payment-received", on_payment_received),
-            Subscription("payment-refunded", on_payment_refunded),
+            Subscription(
+                "payment-received", on_payment_received, batch_handler=on_payments_received
+            ),
+            Subscription(
+                "payment-refunded", on_payment_refunded, batch_handler=on_payments_refunded
+            ),
         ],
         migrations_dir=MIGRATIONS,
         resources=[

@@ -13,6 +13,8 @@ from contracts.events.payments import PaymentMethod, PaymentReceived
 from contracts.registry import decode_event
 from contracts.topics import dlq_topic
 from invoicing import jobs
+from invoicing.handlers import payments
+from servicekit.db import in_tenant_transaction
 from servicekit.testing import eventually, read_topic
 
 from .conftest import Invoicing
@@ -254,3 +256,109 @@ async def test_out_of_range_values_are_422_not_500(
     for response in (far, far_run, huge, same_prefix, archived, time_in_advance):
         assert response.status_code == 422, response.text
     assert archived.json()["errors"][0]["pointer"] == "#/tax_rate_id"
+
+
+async def test_a_batch_of_money_lands_as_the_same_money_one_by_one_would(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    """The consumer's batch path (`apply_money_many`) against the sequential one: two
+    invoices, a partial payment, the same payment again, the rest, a refund, all at once."""
+    client_id = await invoicing.client(tenant_id)
+    batched = [await issue(invoicing, tenant_id, client_id, [line(1000)]) for _ in range(2)]
+    single = [await issue(invoicing, tenant_id, client_id, [line(1000)]) for _ in range(2)]
+    at = datetime.now(UTC).replace(microsecond=0)
+
+    def commands(invoices: list[Any]) -> list[payments.ApplyMoney]:
+        first, second = (uuid.UUID(i["id"]) for i in invoices)
+        partial = uuid.uuid4()
+
+        def money(
+            invoice_id: uuid.UUID, amount: int, kind: Any = "payment", money_id: Any = None
+        ) -> payments.ApplyMoney:
+            return payments.ApplyMoney(
+                tenant_id=tenant_id,
+                money_id=money_id or uuid.uuid4(),
+                invoice_id=invoice_id,
+                kind=kind,
+                amount_minor=amount,
+                currency="EUR",
+                occurred_at=at,
+                source_event_id=uuid.uuid4(),
+            )
+
+        return [
+            money(first, 400, money_id=partial),
+            money(second, 1000),
+            money(first, 400, money_id=partial),  # the same payment again
+            money(first, 600),
+            money(second, 250, kind="refund"),
+        ]
+
+    pool = invoicing.runtime.require_pool()
+
+    async def batch(conn: Any) -> None:
+        await payments.apply_money_many(conn, commands(batched))
+
+    async def one_by_one(conn: Any) -> None:
+        for cmd in commands(single):
+            await payments.apply_money(conn, cmd)
+
+    await in_tenant_transaction(pool, tenant_id, batch)
+    await in_tenant_transaction(pool, tenant_id, one_by_one)
+
+    async def state(invoice: Any) -> tuple[Any, ...]:
+        [row] = await invoicing.infra.fetch_as_tenant(
+            "invoicing",
+            tenant_id,
+            "SELECT amount_paid_minor, payment_status, version, paid_at, partially_paid_at, "
+            "(SELECT count(*) FROM invoice_payments p WHERE p.invoice_id = i.id) AS money "
+            "FROM invoices i WHERE id = $1",
+            uuid.UUID(invoice["id"]),
+        )
+        paid_events = await read_topic(
+            invoicing.infra.kafka.bootstrap_servers,
+            "invoice-paid",
+            lambda r: r.key == invoice["id"].encode(),
+            expected=2,  # waited for, to see that no second one comes
+            timeout=2,
+        )
+        return (*row, len(paid_events))
+
+    after_batch = [await state(i) for i in batched]
+    assert after_batch == [await state(i) for i in single]
+    # (paid, status, payment rows, invoice.paid events): the repeated payment counted once.
+    assert [s[:2] + s[5:] for s in after_batch] == [
+        (1000, "paid", 2, 1),
+        (750, "partially_paid", 2, 1),
+    ]
+
+
+async def test_a_batch_naming_an_unknown_invoice_writes_nothing(
+    invoicing: Invoicing, tenant_id: uuid.UUID
+) -> None:
+    client_id = await invoicing.client(tenant_id)
+    invoice = await issue(invoicing, tenant_id, client_id, [line(1000)])
+    known, unknown = (
+        payments.ApplyMoney(
+            tenant_id=tenant_id,
+            money_id=uuid.uuid4(),
+            invoice_id=invoice_id,
+            kind="payment",
+            amount_minor=1000,
+            currency="EUR",
+            occurred_at=datetime.now(UTC),
+            source_event_id=uuid.uuid4(),
+        )
+        for invoice_id in (uuid.UUID(invoice["id"]), uuid.uuid4())
+    )
+
+    async def batch(conn: Any) -> None:
+        await payments.apply_money_many(conn, [known, unknown])
+
+    # The consumer then applies the batch one event at a time: the known one lands and the
+    # unknown one goes to the dead-letter topic (tested above through the broker).
+    with pytest.raises(payments.UnknownInvoice):
+        await in_tenant_transaction(invoicing.runtime.require_pool(), tenant_id, batch)
+    async with invoicing.http(tenant_id) as http:
+        now = (await http.get(f"/v1/invoices/{invoice['id']}")).json()
+    assert (now["amount_paid_minor"], now["payment_status"]) == (0, "unpaid")

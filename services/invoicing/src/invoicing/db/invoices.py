@@ -175,14 +175,23 @@ async def get(conn: Connection, invoice_id: UUID, *, lock: bool = False) -> Invo
 
 
 async def update(conn: Connection, invoice: Invoice) -> None:
-    cols = [c for c in _INVOICE_COLS if c not in ("tenant_id", "id", "created_at")]
+    await conn.execute(rows.update_sql(INVOICES, Invoice), *_update_args(invoice))
+
+
+async def update_many(conn: Connection, invoices: Sequence[Invoice]) -> None:
+    """Several full-row updates in one pipelined round trip."""
+    if invoices:
+        await conn.executemany(
+            rows.update_sql(INVOICES, Invoice), [_update_args(i) for i in invoices]
+        )
+
+
+_UPDATED_COLS = [c for c in _INVOICE_COLS if c not in ("tenant_id", "id", "created_at")]
+
+
+def _update_args(invoice: Invoice) -> list[Any]:
     values = dict(zip(_INVOICE_COLS, _invoice_values(invoice), strict=True))
-    await conn.execute(
-        rows.update_sql(INVOICES, Invoice),
-        invoice.tenant_id,
-        invoice.id,
-        *[values[c] for c in cols],
-    )
+    return [invoice.tenant_id, invoice.id, *[values[c] for c in _UPDATED_COLS]]
 
 
 _ISSUED_COLUMNS = {
@@ -364,6 +373,21 @@ async def add_payment(  # noqa: PLR0917
             occurred_at,
         )
     )
+
+
+async def add_payments(
+    conn: Connection, money: Sequence[tuple[UUID, UUID, str, int, datetime]]
+) -> set[UUID]:
+    """(id, invoice, kind, amount, occurred_at) of payments and refunds, in one statement:
+    the ids not applied before."""
+    found = await conn.fetch(
+        "INSERT INTO invoice_payments (tenant_id, id, invoice_id, kind, amount_minor, "
+        "occurred_at) SELECT current_tenant(), * FROM unnest($1::uuid[], $2::uuid[], "
+        "$3::text[], $4::bigint[], $5::timestamptz[]) "
+        "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
+        *(list(column) for column in zip(*money, strict=True)),
+    )
+    return {r["id"] for r in found}
 
 
 @dataclass(frozen=True, slots=True)

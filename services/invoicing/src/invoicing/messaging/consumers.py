@@ -46,37 +46,47 @@ async def on_project_changed(conn: Connection, event: EventEnvelope[Any]) -> Non
     await replicas.record_project(conn, event.tenant_id, event.payload)
 
 
-async def on_payment_received(conn: Connection, event: EventEnvelope[Any]) -> None:
+def _payment(event: EventEnvelope[Any]) -> payments.ApplyMoney:
     p = event.payload
     assert isinstance(p, PaymentReceived)
-    await payments.apply_money(
-        conn,
-        payments.ApplyMoney(
-            tenant_id=event.tenant_id,
-            money_id=p.payment_id,
-            invoice_id=p.invoice_id,
-            kind="payment",
-            amount_minor=p.amount_minor,
-            currency=p.currency,
-            occurred_at=p.received_at,
-            source_event_id=event.event_id,
-        ),
+    return payments.ApplyMoney(
+        tenant_id=event.tenant_id,
+        money_id=p.payment_id,
+        invoice_id=p.invoice_id,
+        kind="payment",
+        amount_minor=p.amount_minor,
+        currency=p.currency,
+        occurred_at=p.received_at,
+        source_event_id=event.event_id,
     )
+
+
+def _refund(event: EventEnvelope[Any]) -> payments.ApplyMoney:
+    p = event.payload
+    assert isinstance(p, PaymentRefunded)
+    return payments.ApplyMoney(
+        tenant_id=event.tenant_id,
+        money_id=p.refund_id,
+        invoice_id=p.invoice_id,
+        kind="refund",
+        amount_minor=p.amount_minor,
+        currency=p.currency,
+        occurred_at=p.refunded_at,
+        source_event_id=event.event_id,
+    )
+
+
+async def on_payment_received(conn: Connection, event: EventEnvelope[Any]) -> None:
+    await payments.apply_money(conn, _payment(event))
+
+
+async def on_payments_received(conn: Connection, events: Sequence[EventEnvelope[Any]]) -> None:
+    await payments.apply_money_many(conn, [_payment(e) for e in events])
 
 
 async def on_payment_refunded(conn: Connection, event: EventEnvelope[Any]) -> None:
-    p = event.payload
-    assert isinstance(p, PaymentRefunded)
-    await payments.apply_money(
-        conn,
-        payments.ApplyMoney(
-            tenant_id=event.tenant_id,
-            money_id=p.refund_id,
-            invoice_id=p.invoice_id,
-            kind="refund",
-            amount_minor=p.amount_minor,
-            currency=p.currency,
-            occurred_at=p.refunded_at,
-            source_event_id=event.event_id,
-        ),
-    )
+    await payments.apply_money(conn, _refund(event))
+
+
+async def on_payments_refunded(conn: Connection, events: Sequence[EventEnvelope[Any]]) -> None:
+    await payments.apply_money_many(conn, [_refund(e) for e in events])
