@@ -20,7 +20,7 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
-from bench import billing_run
+from bench import billing_run, pg_statements
 from bench.cpu import cpu_seconds
 from bench.http_load import Pool
 from bench.schemas import migrate
@@ -111,6 +111,7 @@ async def run(infra: Infra) -> None:
                 return
             starts[json.loads(answer[1])["id"]] = time.time() - (time.perf_counter() - scheduled)
 
+        await pg_statements.reset(infra)
         cpu_before = cpu_seconds(infra)
         try:
             achieved = await open_loop(RATE, count, one, max_in_flight=pool.size)
@@ -147,6 +148,7 @@ async def run(infra: Infra) -> None:
         )
         + f" ({os.cpu_count()} cores)"
     )
+    await pg_statements.report(infra, count, "payment")
     base = await baseline(infra, count)
     print(
         f"  baseline raw asyncpg payment+outbox inserts: {base:.0f}/s; ratio {achieved / base:.2f}"

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import struct
+import time
 from collections import Counter
 from typing import Any
 
@@ -28,7 +29,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
-from servicekit.db import Pool
+from servicekit.db import Connection, Pool
 from servicekit.metrics import ServiceMetrics
 from servicekit.outbox import LANES, notify_channel
 
@@ -55,7 +56,18 @@ WITH claimed AS (
 )
 SELECT * FROM claimed ORDER BY id
 """
-_OLDEST = "SELECT extract(epoch FROM clock_timestamp() - min(created_at)) FROM outbox"
+# The row first in id order, through the primary key: `min(created_at)` read the whole
+# table (its dead rows too) after every batch, 0.3 ms each (bench payments-api).
+_OLDEST = (
+    "SELECT extract(epoch FROM clock_timestamp() - created_at) FROM outbox ORDER BY id LIMIT 1"
+)
+# The gauge is scraped every few seconds; reading it after every batch cost a round trip each.
+_OBSERVE_EVERY_S = 1.0
+
+
+async def oldest_age(conn: Connection) -> float:
+    """Seconds the oldest unpublished row has waited; 0 with none."""
+    return float(await conn.fetchval(_OLDEST) or 0.0)
 
 
 def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -91,6 +103,7 @@ class OutboxRelay:
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
+        self._observed_at = float("-inf")
         self._max_backoff_s = max_backoff_s
         self._wakeup = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
@@ -194,8 +207,12 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff_s)
 
     async def _observe_backlog(self) -> None:
-        oldest = await self._pool.fetchval(_OLDEST)
-        self._metrics.outbox_oldest_age.set(float(oldest or 0.0))
+        now = time.monotonic()
+        if now - self._observed_at < _OBSERVE_EVERY_S:
+            return
+        self._observed_at = now
+        async with self._pool.acquire() as conn:
+            self._metrics.outbox_oldest_age.set(await oldest_age(conn))
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

@@ -11,7 +11,7 @@ import pytest
 from contracts.registry import decode_event
 from servicekit import db
 from servicekit.outbox import enqueue
-from servicekit.relay import OutboxRelay
+from servicekit.relay import OutboxRelay, oldest_age
 from timecapture.db import time_entries as rows
 
 pytestmark = pytest.mark.integration
@@ -211,3 +211,30 @@ async def test_relay_dying_after_send_resends_and_consumer_applies_once(
     assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [(entry.id, event.event_id)]
     assert len(await invoicing.inbox(event.event_id)) == 1
     assert invoicing.count("duplicate") - duplicates == 1
+
+
+async def test_the_backlog_age_is_the_oldest_unpublished_rows_and_zero_when_empty(
+    tc_pool: db.Pool,
+) -> None:
+    async with tc_pool.acquire() as conn:
+        # One transaction, rolled back: no running relay takes these rows before the reads,
+        # and the shared outbox is left as it was.
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute("DELETE FROM outbox")
+            empty = await oldest_age(conn)
+            for age in (30, 5):
+                await conn.execute(
+                    "INSERT INTO outbox (lane, event_id, topic, key, value, headers, created_at) "
+                    "VALUES (0, $1, 'time-entry-logged', 'k', 'v', '{}', "
+                    "clock_timestamp() - make_interval(secs => $2))",
+                    uuid.uuid4(),
+                    age,
+                )
+            waiting = await oldest_age(conn)
+        finally:
+            await tx.rollback()
+
+    assert empty == 0.0
+    assert 30 <= waiting < 40
