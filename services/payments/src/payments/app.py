@@ -6,6 +6,7 @@ from payments.messaging.consumers import (
     on_credit_note_issued,
     on_invoice_issued,
     on_invoice_voided,
+    on_invoices_issued,
 )
 from payments.settings import PaymentsSettings
 from servicekit.consumer import Subscription
@@ -20,7 +21,7 @@ def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:
         title="Billstream payments",
         routers=[payments.router, credit_balance.router, providers.router, reconciliation.router],
         subscriptions=[
-            Subscription("invoice-issued", on_invoice_issued),
+            Subscription("invoice-issued", on_invoice_issued, batch_handler=on_invoices_issued),
             Subscription("invoice-voided", on_invoice_voided),
             Subscription("credit-note-issued", on_credit_note_issued),
             Subscription("client-changed", on_client_changed),

@@ -74,23 +74,7 @@ class Payments:
         client_id: uuid.UUID = CLIENT,
     ) -> uuid.UUID:
         invoice_id = invoice_id or uuid.uuid4()
-        line = one_line(total)
-        issued = InvoiceIssued(
-            invoice_id=invoice_id,
-            number=f"INV-2026-{invoice_id.int % 100000:05d}",
-            client_id=client_id,
-            currency=currency,
-            issued_at=datetime.now(UTC),
-            due_date=due,
-            period_start=None,
-            period_end=None,
-            lines=[line],
-            subtotal_minor=total,
-            discount_minor=0,
-            tax_minor=0,
-            total_minor=total,
-            time_entry_ids=[],
-        )
+        issued = issued_event(invoice_id, total, currency=currency, due=due, client_id=client_id)
         await self.publish(tenant_id, "invoice.issued", issued)
 
         async def known() -> bool:
@@ -117,6 +101,32 @@ class Payments:
             return bool(found)
 
         await eventually(counted, message="credit note counted")
+
+
+def issued_event(
+    invoice_id: uuid.UUID,
+    total: int,
+    *,
+    currency: str = "EUR",
+    due: date = date(2026, 12, 31),
+    client_id: uuid.UUID = CLIENT,
+) -> InvoiceIssued:
+    return InvoiceIssued(
+        invoice_id=invoice_id,
+        number=f"INV-2026-{invoice_id.int % 100000:05d}",
+        client_id=client_id,
+        currency=currency,
+        issued_at=datetime.now(UTC),
+        due_date=due,
+        period_start=None,
+        period_end=None,
+        lines=[one_line(total)],
+        subtotal_minor=total,
+        discount_minor=0,
+        tax_minor=0,
+        total_minor=total,
+        time_entry_ids=[],
+    )
 
 
 def credit_note_event(invoice_id: uuid.UUID, amount: int) -> CreditNoteIssued:

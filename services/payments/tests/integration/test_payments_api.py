@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
 
 from contracts.events.invoices import InvoiceVoided
-from contracts.registry import decode_event
+from contracts.registry import build_event, decode_event
 from payments.handlers import payments as handlers
+from payments.messaging.consumers import on_invoices_issued
 from servicekit.db import in_tenant_transaction
 from servicekit.testing import eventually, read_topic
 
-from .conftest import CLIENT, Payments, credit_note_event, pay, received
+from .conftest import CLIENT, Payments, credit_note_event, issued_event, pay, received
 
 pytestmark = pytest.mark.integration
 
@@ -310,3 +312,46 @@ async def test_a_payment_retried_after_its_commit_records_nothing_twice(
     )
     assert dict(rows[0]) == {"payments": 1, "refunds": 1, "paid": 2000, "credit": 2000}
     assert len(await received(payments, invoice_id, 2)) == 1
+
+
+async def test_a_batch_of_issues_records_each_receivable_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    """The consumer's batch path (`on_invoices_issued`): an invoice issued twice in one batch
+    (a producer that retried under a new event id) and one already known are kept once."""
+    known = await payments.invoice(tenant_id, 700)
+    first, second = uuid.uuid4(), uuid.uuid4()
+
+    def envelope(invoice_id: uuid.UUID, total: int) -> Any:
+        return build_event(
+            "invoice.issued",
+            issued_event(invoice_id, total),
+            tenant_id=tenant_id,
+            producer="invoicing",
+            event_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+        )
+
+    async def batch(conn: Any) -> None:
+        await on_invoices_issued(
+            conn,
+            [
+                envelope(first, 100),
+                envelope(known, 999),
+                envelope(second, 200),
+                envelope(first, 100),
+            ],
+        )
+
+    await in_tenant_transaction(payments.runtime.require_pool(), tenant_id, batch)
+
+    found = await payments.infra.fetch_as_tenant(
+        "payments",
+        tenant_id,
+        "SELECT invoice_id, total_minor FROM receivables ORDER BY total_minor",
+    )
+    assert [(r["invoice_id"], r["total_minor"]) for r in found] == [
+        (first, 100),
+        (second, 200),
+        (known, 700),  # the first issue stands
+    ]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -18,11 +19,13 @@ from aiokafka import AIOKafkaProducer
 from contracts.envelope import EventEnvelope
 from contracts.events.invoices import InvoiceIssued, InvoiceLine, InvoiceVoided
 from contracts.registry import build_event, encode_event, event_key
+from servicekit.db import set_tenant
 from servicekit.identity import IDENTITY_HEADER, Identity, Role
 from servicekit.problems import PROBLEM_JSON
 from servicekit.service import create_app
 from servicekit.testing import Infra, eventually, serve
 from timecapture.app import define
+from timecapture.messaging.consumers import on_invoices_issued
 from timecapture.settings import TimecaptureSettings
 
 if TYPE_CHECKING:
@@ -676,6 +679,36 @@ async def test_a_void_seen_before_its_issue_leaves_the_entries_editable(
         f"/v1/time-entries/{entry['id']}", headers={**probe.headers(tenant_id), **version(1)}
     )
     assert r.status_code == 204, r.text
+
+
+async def test_a_batch_of_issues_locks_each_invoices_entries_unless_its_void_came_first(
+    api: httpx.AsyncClient, probe: TimecaptureProbe, tenant_id: uuid.UUID, catalog: Catalog
+) -> None:
+    """The consumer's batch path (`on_invoices_issued`), called with one tenant's events."""
+    billed, freed = await log(api, probe, catalog), await log(api, probe, catalog)
+    kept, void_first = uuid.uuid4(), uuid.uuid4()
+    await produce(
+        probe.infra,
+        "invoice-voided",
+        voided(tenant_id, catalog.client_id, void_first, [freed["id"]]),
+    )
+    await invoice_seen(probe, tenant_id, void_first, "voided_at")
+    events = [
+        issued(tenant_id, catalog.client_id, kept, [billed["id"]]),
+        issued(tenant_id, catalog.client_id, void_first, [freed["id"]]),
+    ]
+
+    conn = await asyncpg.connect(probe.infra.dsn("timecapture"))
+    try:
+        async with conn.transaction():
+            await set_tenant(conn, tenant_id)
+            await on_invoices_issued(conn, events)
+    finally:
+        await conn.close()
+
+    assert await invoice_of(probe, tenant_id, billed["id"]) == kept
+    assert await invoice_of(probe, tenant_id, freed["id"]) is None
+    await invoice_seen(probe, tenant_id, void_first, "issued_at")
 
 
 async def test_rebilled_entry_stays_locked_when_the_new_issue_arrives_before_the_old_void(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -40,12 +41,21 @@ async def receivable(conn: Connection, invoice_id: UUID, *, lock: bool) -> Recei
     return None if row is None else rows.from_row(Receivable, row)
 
 
+_RECORD_ISSUED = (
+    f"INSERT INTO receivables ({', '.join(_STORED_COLS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_STORED_COLS) + 1))}) "
+    "ON CONFLICT (tenant_id, invoice_id) DO NOTHING"
+)
+
+
 async def record_issued(conn: Connection, r: Receivable) -> None:
-    await conn.execute(
-        f"INSERT INTO receivables ({', '.join(_STORED_COLS)}) "
-        f"VALUES ({', '.join(f'${i}' for i in range(1, len(_STORED_COLS) + 1))}) "
-        "ON CONFLICT (tenant_id, invoice_id) DO NOTHING",
-        *[getattr(r, c) for c in _STORED_COLS],
+    await conn.execute(_RECORD_ISSUED, *[getattr(r, c) for c in _STORED_COLS])
+
+
+async def record_issued_many(conn: Connection, receivables: Sequence[Receivable]) -> None:
+    """Several issues pipelined in one round trip (a consumer batch)."""
+    await conn.executemany(
+        _RECORD_ISSUED, [[getattr(r, c) for c in _STORED_COLS] for r in receivables]
     )
 
 

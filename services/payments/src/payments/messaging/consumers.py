@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from contracts.envelope import EventEnvelope
@@ -14,25 +15,30 @@ from payments.handlers import receivables
 from servicekit.db import Connection
 
 
-async def on_invoice_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
+def _receivable(event: EventEnvelope[Any]) -> Receivable:
     p = event.payload
     assert isinstance(p, InvoiceIssued)
-    await rows.record_issued(
-        conn,
-        Receivable(
-            tenant_id=event.tenant_id,
-            invoice_id=p.invoice_id,
-            client_id=p.client_id,
-            number=p.number,
-            currency=p.currency,
-            total_minor=p.total_minor,
-            credited_minor=0,  # summed from receivable_credits when read
-            paid_minor=0,
-            void=False,
-            due_date=p.due_date,
-            issued_at=p.issued_at,
-        ),
+    return Receivable(
+        tenant_id=event.tenant_id,
+        invoice_id=p.invoice_id,
+        client_id=p.client_id,
+        number=p.number,
+        currency=p.currency,
+        total_minor=p.total_minor,
+        credited_minor=0,  # summed from receivable_credits when read
+        paid_minor=0,
+        void=False,
+        due_date=p.due_date,
+        issued_at=p.issued_at,
     )
+
+
+async def on_invoice_issued(conn: Connection, event: EventEnvelope[Any]) -> None:
+    await rows.record_issued(conn, _receivable(event))
+
+
+async def on_invoices_issued(conn: Connection, events: Sequence[EventEnvelope[Any]]) -> None:
+    await rows.record_issued_many(conn, [_receivable(e) for e in events])
 
 
 async def on_invoice_voided(conn: Connection, event: EventEnvelope[Any]) -> None:

@@ -190,6 +190,12 @@ async def lock_for_invoice(conn: Connection, invoice_id: UUID, entry_ids: list[U
     return int(status.split()[-1])
 
 
+async def lock_for_invoices(conn: Connection, entries: dict[UUID, list[UUID]]) -> None:
+    """`lock_for_invoice` for several invoices, pipelined in one round trip."""
+    if entries:
+        await conn.executemany(_LOCK_FOR_INVOICE, list(entries.items()))
+
+
 async def unlock_for_invoice(conn: Connection, invoice_id: UUID) -> int:
     status = await conn.execute(_UNLOCK_FOR_INVOICE, invoice_id)
     return int(status.split()[-1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -160,6 +160,19 @@ async def lock_for_invoice(
 
     if await invoice_locks.record_issued(conn, invoice_id, issued_at):
         await rows.lock_for_invoice(conn, invoice_id, entry_ids)
+
+
+async def lock_for_invoices(
+    conn: Connection, issued: Sequence[tuple[UUID, list[UUID], datetime]]
+) -> None:
+    """`lock_for_invoice` for each, in two round trips for all of them (a consumer batch)."""
+    latest = {invoice_id: (entry_ids, at) for invoice_id, entry_ids, at in issued}
+    voided = await invoice_locks.record_issued_many(
+        conn, {invoice_id: at for invoice_id, (_, at) in latest.items()}
+    )
+    await rows.lock_for_invoices(
+        conn, {i: entry_ids for i, (entry_ids, _) in latest.items() if i not in voided}
+    )
 
 
 async def unlock_for_invoice(conn: Connection, invoice_id: UUID, voided_at: datetime) -> None:
