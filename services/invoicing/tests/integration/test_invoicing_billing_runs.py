@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from invoicing.handlers import billing_runs
@@ -107,6 +108,29 @@ async def test_two_workers_on_one_run_draft_each_client_once(
     )
     assert len(entries) == 12
     assert {e["n"] for e in entries} == {1}
+
+
+async def test_a_batch_the_database_refuses_is_drafted_client_by_client(
+    invoicing: Invoicing, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = [await priced(invoicing, tenant_id) for _ in range(3)]
+    batches: list[int] = []
+
+    async def refused(conn: Any, runtime: Any, tenant: Any, cmds: Any, settings: Any) -> Any:
+        batches.append(len(cmds))
+        # As asyncpg raises for a value past bigint in one client's rows.
+        raise asyncpg.DataError("value out of range for type bigint")
+
+    monkeypatch.setattr(billing_runs, "draft_many_in", refused)
+    async with invoicing.http(tenant_id) as http:
+        started = await http.post("/v1/billing-runs", json=PERIOD)
+        run = await finished(invoicing, tenant_id, started.headers["Location"])
+        invoices = (
+            await http.get("/v1/invoices", params={"billing_run_id": run["id"], "limit": 50})
+        ).json()["items"]
+    assert sum(batches) == 3  # every client went through a refused batch first
+    assert sorted(i["client_id"] for i in invoices) == sorted(str(c) for c in clients)
+    assert run["failures"] == []
 
 
 async def test_bad_runs_are_refused(invoicing: Invoicing, tenant_id: uuid.UUID) -> None:

@@ -33,11 +33,11 @@ _LINE_TYPES = {
 }  # fmt: skip
 
 UNBILLED = """
-SELECT l.entry_id, l.version, l.member_id, l.project_id, p.name AS project_name, l.task,
-    l.started_at, l.duration_seconds, p.rounding_increment_minutes, p.rounding_mode
+SELECT p.client_id, l.entry_id, l.version, l.member_id, l.project_id, p.name AS project_name,
+    l.task, l.started_at, l.duration_seconds, p.rounding_increment_minutes, p.rounding_mode
 FROM ledger_entries l
 JOIN project_replicas p ON p.tenant_id = l.tenant_id AND p.project_id = l.project_id
-WHERE p.client_id = $1 AND l.billable AND NOT l.deleted
+WHERE p.client_id = ANY($1::uuid[]) AND l.billable AND NOT l.deleted
     AND l.started_at >= $2 AND l.started_at < $3
     AND NOT EXISTS (
         SELECT 1 FROM invoice_entries e
@@ -65,7 +65,8 @@ RETURNING last_value
 # Entries on this client's issued invoices that were revised or deleted since: what the
 # next invoice adjusts.
 CHANGED = """
-SELECT e.invoice_id, i.number AS invoice_number, e.entry_id, e.billed_seconds, e.amount_minor,
+SELECT i.client_id, e.invoice_id, i.number AS invoice_number, e.entry_id, e.billed_seconds,
+    e.amount_minor,
     l.version AS new_version, l.deleted, l.billable, l.member_id, l.project_id, l.task,
     l.started_at, l.duration_seconds, p.client_id AS project_client_id,
     p.name AS project_name, p.rounding_increment_minutes, p.rounding_mode,
@@ -80,7 +81,8 @@ JOIN invoice_lines il
     ON il.tenant_id = e.tenant_id AND il.invoice_id = e.invoice_id AND il.id = e.line_id
 JOIN ledger_entries l ON l.tenant_id = e.tenant_id AND l.entry_id = e.entry_id
 LEFT JOIN project_replicas p ON p.tenant_id = l.tenant_id AND p.project_id = l.project_id
-WHERE i.client_id = $1 AND i.status = 'issued' AND e.active AND l.version > e.entry_version
+WHERE i.client_id = ANY($1::uuid[]) AND i.status = 'issued' AND e.active
+    AND l.version > e.entry_version
 ORDER BY i.issued_at, e.entry_id
 """
 
@@ -105,8 +107,18 @@ def _invoice_values(invoice: Invoice) -> list[Any]:
 async def unbilled(
     conn: Connection, client_id: UUID, start: datetime, end: datetime
 ) -> list[UnbilledEntry]:
-    found = await conn.fetch(UNBILLED, client_id, start, end)
-    return [UnbilledEntry(**dict(r)) for r in found]
+    return (await unbilled_many(conn, [client_id], start, end))[client_id]
+
+
+async def unbilled_many(
+    conn: Connection, client_ids: Sequence[UUID], start: datetime, end: datetime
+) -> dict[UUID, list[UnbilledEntry]]:
+    """Each client's unbilled billable time in [start, end), in one statement."""
+    found: dict[UUID, list[UnbilledEntry]] = {c: [] for c in client_ids}
+    for r in await conn.fetch(UNBILLED, list(client_ids), start, end):
+        values = dict(r)
+        found[values.pop("client_id")].append(UnbilledEntry(**values))
+    return found
 
 
 async def insert(
@@ -118,8 +130,26 @@ async def insert(
 ) -> None:
     """The invoice, its lines and its entries in one statement (round trips dominated
     drafting), then its fee and retainer charges if any."""
-    n_invoice = len(_INVOICE_COLS)
-    n_lines = len(_LINE_COLS)
+    await conn.execute(
+        _insert_all_sql(len(_INVOICE_COLS), len(_LINE_COLS)),
+        *_insert_args(invoice, lines, entries),
+    )
+    if charges:
+        await conn.executemany(
+            _INSERT_CHARGE,
+            [(invoice.tenant_id, invoice.id, rule_id, month) for rule_id, month in charges],
+        )
+
+
+_INSERT_CHARGE = (
+    "INSERT INTO invoice_charges (tenant_id, invoice_id, rate_rule_id, month, active) "
+    "VALUES ($1, $2, $3, $4, true)"
+)
+
+
+def _insert_args(
+    invoice: Invoice, lines: Sequence[InvoiceLine], entries: Sequence[BilledEntry]
+) -> list[Any]:
     line_arrays: list[Sequence[Any]] = (
         list(zip(*(rows.values(line) for line in lines), strict=True))
         if lines
@@ -134,18 +164,7 @@ async def insert(
         [e.amount_minor for e in entries],
         [e.active for e in entries],
     ]
-    await conn.execute(
-        _insert_all_sql(n_invoice, n_lines),
-        *_invoice_values(invoice),
-        *line_arrays,
-        *entry_arrays,
-    )
-    if charges:
-        await conn.executemany(
-            "INSERT INTO invoice_charges (tenant_id, invoice_id, rate_rule_id, month, active) "
-            "VALUES ($1, $2, $3, $4, true)",
-            [(invoice.tenant_id, invoice.id, rule_id, month) for rule_id, month in charges],
-        )
+    return [*_invoice_values(invoice), *line_arrays, *entry_arrays]
 
 
 def _insert_all_sql(n_invoice: int, n_lines: int) -> str:
@@ -172,6 +191,28 @@ def _insert_all_sql(n_invoice: int, n_lines: int) -> str:
 async def get(conn: Connection, invoice_id: UUID, *, lock: bool = False) -> Invoice | None:
     row = await conn.fetchrow(rows.select_sql(INVOICES, Invoice, lock=lock), invoice_id)
     return None if row is None else invoice_of(row)
+
+
+async def insert_many(
+    conn: Connection,
+    drafts: Sequence[
+        tuple[Invoice, Sequence[InvoiceLine], Sequence[BilledEntry], Sequence[tuple[UUID, date]]]
+    ],
+) -> None:
+    """`insert` for several invoices, each statement pipelined in one round trip."""
+    if not drafts:
+        return
+    await conn.executemany(
+        _insert_all_sql(len(_INVOICE_COLS), len(_LINE_COLS)),
+        [_insert_args(invoice, lines, entries) for invoice, lines, entries, _ in drafts],
+    )
+    charges = [
+        (invoice.tenant_id, invoice.id, rule_id, month)
+        for invoice, _, _, of_invoice in drafts
+        for rule_id, month in of_invoice
+    ]
+    if charges:
+        await conn.executemany(_INSERT_CHARGE, charges)
 
 
 async def update(conn: Connection, invoice: Invoice) -> None:
@@ -343,6 +384,25 @@ async def lock_client_in_run(conn: Connection, client_id: UUID, run_id: UUID) ->
     )
 
 
+async def lock_clients_in_run(
+    conn: Connection, client_ids: Sequence[UUID], run_id: UUID
+) -> set[UUID]:
+    """`lock_client_in_run` for several clients (locked in id order, so two batches never
+    wait on each other in a cycle): those the run has an invoice for already."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(c::text, 0)) "
+        "FROM unnest($1::uuid[]) AS c ORDER BY c",
+        sorted(client_ids),
+    )
+    found = await conn.fetch(
+        "SELECT client_id FROM invoices WHERE tenant_id = current_tenant() "
+        "AND billing_run_id = $1 AND client_id = ANY($2::uuid[])",
+        run_id,
+        list(client_ids),
+    )
+    return {r["client_id"] for r in found}
+
+
 async def lock_client(conn: Connection, client_id: UUID) -> None:
     """Drafts for one client run one at a time, so two never take the same unbilled entry."""
     await conn.execute(
@@ -421,8 +481,17 @@ async def due_candidates(
 
 
 async def changed_billed(conn: Connection, client_id: UUID) -> list[BilledChange]:
-    changes = []
-    for r in await conn.fetch(CHANGED, client_id):
+    return (await changed_billed_many(conn, [client_id]))[client_id]
+
+
+async def changed_billed_many(
+    conn: Connection, client_ids: Sequence[UUID]
+) -> dict[UUID, list[BilledChange]]:
+    """Each client's billed time revised or deleted since its issue, in one statement."""
+    found: dict[UUID, list[BilledChange]] = {c: [] for c in client_ids}
+    for r in await conn.fetch(CHANGED, list(client_ids)):
+        client_id = r["client_id"]
+        changes = found[client_id]
         still_billable = not r["deleted"] and r["billable"] and r["project_client_id"] == client_id
         now = (
             UnbilledEntry(
@@ -455,7 +524,7 @@ async def changed_billed(conn: Connection, client_id: UUID) -> list[BilledChange
                 credited=r["credited"],
             )
         )
-    return changes
+    return found
 
 
 async def supersede(conn: Connection, by: UUID, rows_: Sequence[tuple[UUID, UUID]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -95,12 +96,18 @@ async def record_project(conn: Connection, tenant_id: UUID, s: ProjectState) -> 
 
 
 async def client(conn: Connection, client_id: UUID) -> ClientReplica | None:
-    row = await conn.fetchrow(
+    return (await clients(conn, [client_id])).get(client_id)
+
+
+async def clients(conn: Connection, client_ids: Sequence[UUID]) -> dict[UUID, ClientReplica]:
+    """The replicas of these clients that are not deleted, in one statement."""
+    found = await conn.fetch(
         "SELECT client_id, version, name, currency, payment_terms_days, contact_emails, "
         "billing_address, tax_id, default_tax_rate_id, archived, deleted "
-        "FROM client_replicas WHERE client_id = $1 AND NOT deleted",
-        client_id,
+        "FROM client_replicas WHERE client_id = ANY($1::uuid[]) AND NOT deleted",
+        list(client_ids),
     )
-    if row is None:
-        return None
-    return ClientReplica(**{**dict(row), "contact_emails": tuple(row["contact_emails"])})
+    return {
+        r["client_id"]: ClientReplica(**{**dict(r), "contact_emails": tuple(r["contact_emails"])})
+        for r in found
+    }

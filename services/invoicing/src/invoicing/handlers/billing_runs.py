@@ -20,7 +20,7 @@ from invoicing.domain.invoices import GroupBy
 from invoicing.domain.periods import Period, utc_bounds
 from invoicing.domain.settings import InvoiceSettings
 from invoicing.handlers.common import transaction
-from invoicing.handlers.invoices import InvoiceView, draft_in, issue_many
+from invoicing.handlers.invoices import InvoiceView, draft_in, draft_many_in, issue_many
 from servicekit.db import Connection, in_tenant_transaction
 from servicekit.identity import Identity
 from servicekit.problems import ServiceError
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 _PAGE = 200
 _ISSUE_BATCH = 50
+# Clients a drafter takes at once: one transaction and one read of each kind for all.
+_DRAFT_BATCH = 10
 _ISSUERS = 2
 _RUNNING = "billing_runs.running"
 _TASKS = "billing_runs.tasks"
@@ -143,7 +145,10 @@ async def _pipeline(
     taking up to `_ISSUE_BATCH` at a time (more when issuing lags, so the number series is
     locked once for many). No stage waits for a page boundary."""
     clients: asyncio.Queue[UUID | None] = asyncio.Queue(maxsize=_PAGE)
-    drafted: asyncio.Queue[tuple[UUID, InvoiceView] | None] = asyncio.Queue()
+    # Bounded: drafters that outpace the issuers wait, so memory stays flat.
+    drafted: asyncio.Queue[tuple[UUID, InvoiceView] | None] = asyncio.Queue(
+        maxsize=_ISSUERS * _ISSUE_BATCH
+    )
 
     async def feed() -> None:
         page = await next_page(None)
@@ -155,22 +160,29 @@ async def _pipeline(
             await clients.put(None)
 
     async def drafter() -> None:
-        while (client_id := await clients.get()) is not None:
-            draft = await _draft_client(runtime, run, client_id, settings)
-            if draft is not None and run.auto_issue:
-                await drafted.put(draft)
+        done = False
+        while not done and (client_id := await clients.get()) is not None:
+            batch = [client_id]
+            while len(batch) < _DRAFT_BATCH and not clients.empty():
+                if (more := clients.get_nowait()) is None:
+                    done = True  # this drafter's end of the feed: the batch is its last
+                    break
+                batch.append(more)
+            for draft in await _draft_clients(runtime, run, batch, settings):
+                if run.auto_issue:
+                    await drafted.put(draft)
 
     async def issuer() -> None:
         while True:
             first = await drafted.get()
             if first is None:
-                drafted.put_nowait(None)  # for the other issuers
+                await drafted.put(None)  # for the other issuers
                 return
             batch: list[tuple[UUID, InvoiceView | UUID]] = [first]
             while len(batch) < _ISSUE_BATCH and not drafted.empty():
                 item = drafted.get_nowait()
                 if item is None:
-                    drafted.put_nowait(None)
+                    await drafted.put(None)
                     break
                 batch.append(item)
             await _issue_batch(runtime, run, batch)
@@ -180,12 +192,44 @@ async def _pipeline(
             group.create_task(feed())
             for _ in range(concurrency):
                 group.create_task(drafter())
-        drafted.put_nowait(None)
+        await drafted.put(None)  # waits for room, like every draft
 
     async with asyncio.TaskGroup() as group:
         group.create_task(drafting())
         for _ in range(_ISSUERS):
             group.create_task(issuer())
+
+
+async def _draft_clients(
+    runtime: Runtime, run: BillingRun, client_ids: Sequence[UUID], settings: InvoiceSettings
+) -> list[tuple[UUID, InvoiceView]]:
+    """(client, draft) of each client of the batch this worker drafted, in one transaction
+    with one read of each kind for all of them; a client refused is recorded as the run's
+    failure in it. If the database refuses the batch (a value it cannot store, a client
+    another worker billed meanwhile), each client is drafted on its own instead."""
+    period = Period(run.period_start, run.period_end)
+    cmds = [
+        DraftInvoice(client_id=c, period=period, group_by=run.group_by, billing_run_id=run.id)
+        for c in client_ids
+    ]
+
+    async def draft(conn: Connection) -> list[tuple[UUID, InvoiceView]]:
+        # Under the clients' locks: another worker may have billed one since it was listed.
+        taken = await invoice_rows.lock_clients_in_run(conn, client_ids, run.id)
+        todo = [c for c in cmds if c.client_id not in taken]
+        if not todo:
+            return []
+        drafts, refused = await draft_many_in(conn, runtime, run.tenant_id, todo, settings)
+        for client_id, exc in refused:
+            failure = RunFailure(client_id, exc.slug, exc.detail, runtime.clock())
+            await rows.record_failure(conn, run.tenant_id, run.id, client_id, failure)
+        return drafts
+
+    try:
+        return await in_tenant_transaction(runtime.require_pool(), run.tenant_id, draft)
+    except (asyncpg.UniqueViolationError, asyncpg.DataError):
+        one_by_one = [await _draft_client(runtime, run, c, settings) for c in client_ids]
+        return [d for d in one_by_one if d is not None]
 
 
 async def _draft_client(

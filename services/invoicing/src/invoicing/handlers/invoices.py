@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from contracts.money import Money
@@ -14,9 +14,12 @@ from invoicing.db import replicas
 from invoicing.db import rules as rule_rows
 from invoicing.db import settings as settings_rows
 from invoicing.domain.drafting import (
+    BilledChange,
     DraftInvoice,
     DraftLine,
     ManualLine,
+    TimeLineTerms,
+    UnbilledEntry,
     plan_adjustments,
     plan_draft,
 )
@@ -32,6 +35,7 @@ from invoicing.domain.errors import (
 from invoicing.domain.invoices import BilledEntry, Invoice, InvoiceLine, number_of, require_status
 from invoicing.domain.periods import local_date, utc_bounds
 from invoicing.domain.pricing import Priced, PricedLine, Tax, price
+from invoicing.domain.rates import RateRule
 from invoicing.domain.settings import InvoiceSettings
 from invoicing.handlers.common import transaction
 from invoicing.messaging import outgoing
@@ -65,14 +69,12 @@ async def draft_in(
 ) -> InvoiceView:
     """Draft inside the caller's transaction (a billing run drafts many in its own, with
     the tenant's settings read once)."""
-    now = runtime.clock()
     settings = settings or await settings_rows.get(conn, tenant_id)
     client = await replicas.client(conn, cmd.client_id)
     if client is None:
         raise ClientNotFound(f"no client {cmd.client_id}")
     if not client_locked:
         await rows.lock_client(conn, cmd.client_id)
-    tz = settings.zone
     time_tax = await _tax(conn, cmd.tax_rate_id or client.default_tax_rate_id, "tax_rate_id")
     manual = [
         ManualLine(
@@ -88,25 +90,128 @@ async def draft_in(
     entries = []
     changes = []
     if cmd.include_time:
-        start, end = utc_bounds(cmd.period, tz) if cmd.period else _ALL_TIME
+        start, end = utc_bounds(cmd.period, settings.zone) if cmd.period else _ALL_TIME
         entries = await rows.unbilled(conn, cmd.client_id, start, end)
         changes = await rows.changed_billed(conn, cmd.client_id)
     rules = await rule_rows.rules_for_client(conn, cmd.client_id, client.currency)
-    charged = [r.id for r in rules if not r.prices_time]
+    billed = await rows.billed_charges(conn, [r.id for r in rules if not r.prices_time])
+    planned = _plan(
+        runtime,
+        tenant_id,
+        cmd,
+        _Inputs(client, settings, time_tax, manual, entries, changes, rules, billed),
+        terms=await _terms(conn, cmd),
+    )
+    await _write(conn, [planned])
+    return planned.view
+
+
+async def draft_many_in(
+    conn: Connection,
+    runtime: Runtime,
+    tenant_id: UUID,
+    cmds: Sequence[DraftInvoice],
+    settings: InvoiceSettings,
+) -> tuple[list[tuple[UUID, InvoiceView]], list[tuple[UUID, ServiceError]]]:
+    """A billing run's drafts (time only, clients locked by the caller) of several clients
+    in one transaction, each read once for all of them: the drafts, and the clients refused
+    with why (nothing to bill is not a refusal: such a client is in neither list)."""
+    assert all(c.include_time and not c.lines and not c.time_terms for c in cmds)
+    ids = [c.client_id for c in cmds]
+    found = await replicas.clients(conn, ids)
+    refused: list[tuple[UUID, ServiceError]] = [
+        (c, ClientNotFound(f"no client {c}")) for c in ids if c not in found
+    ]
+    periods = {c.period for c in cmds}
+    assert len(periods) == 1, "one billing run, one period"
+    [period] = periods
+    start, end = utc_bounds(period, settings.zone) if period else _ALL_TIME
+    present = [c for c in ids if c in found]
+    entries = await rows.unbilled_many(conn, present, start, end)
+    changes = await rows.changed_billed_many(conn, present)
+    rules = await rule_rows.rules_for_clients(conn, {c: found[c].currency for c in present})
+    billed = await rows.billed_charges(
+        conn, sorted({r.id for of in rules.values() for r in of if not r.prices_time})
+    )
+    taxes: dict[UUID | None, Tax | None] = {None: None}
+    planned: list[_Planned] = []
+    for cmd in cmds:
+        client = found.get(cmd.client_id)
+        if client is None:
+            continue
+        try:
+            rate_id = cmd.tax_rate_id or client.default_tax_rate_id
+            if rate_id not in taxes:
+                taxes[rate_id] = await _tax(conn, rate_id, "tax_rate_id")
+            inputs = _Inputs(
+                client,
+                settings,
+                taxes[rate_id],
+                [],
+                entries[cmd.client_id],
+                changes[cmd.client_id],
+                rules[cmd.client_id],
+                billed,
+            )
+            planned.append(_plan(runtime, tenant_id, cmd, inputs, terms={}))
+        except NothingToBill:
+            continue
+        except ServiceError as exc:
+            refused.append((cmd.client_id, exc))
+    await _write(conn, planned)
+    return [(p.view.invoice.client_id, p.view) for p in planned], refused
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What a draft is planned from, read before."""
+
+    client: replicas.ClientReplica
+    settings: InvoiceSettings
+    time_tax: Tax | None
+    manual: list[ManualLine]
+    entries: list[UnbilledEntry]
+    changes: list[BilledChange]
+    rules: list[RateRule]
+    billed_charges: list[tuple[UUID, date]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A draft as it is written: the invoice, its lines and entries, what it charges, the
+    issued rows it takes entries from, and the revisions it only acknowledges."""
+
+    view: InvoiceView
+    charges: list[tuple[UUID, date]]
+    adjusted: list[tuple[UUID, UUID]]
+    unchanged: list[BilledChange]
+
+
+def _plan(
+    runtime: Runtime,
+    tenant_id: UUID,
+    cmd: DraftInvoice,
+    inputs: _Inputs,
+    *,
+    terms: dict[UUID, tuple[TimeLineTerms, Tax | None]],
+) -> _Planned:
+    now = runtime.clock()
+    client, settings = inputs.client, inputs.settings
+    tz = settings.zone
     adjustments, unchanged, unpriced = plan_adjustments(
-        changes, rules, client_id=cmd.client_id, currency=client.currency, tz=tz
+        inputs.changes, inputs.rules, client_id=cmd.client_id, currency=client.currency, tz=tz
     )
     plan = plan_draft(
-        entries,
-        rules,
+        inputs.entries,
+        inputs.rules,
         client_id=cmd.client_id,
         currency=client.currency,
         tz=tz,
         group_by=cmd.group_by,
-        tax=time_tax,
+        tax=inputs.time_tax,
         period=cmd.period if cmd.include_time else None,
-        billed_charges=await rows.billed_charges(conn, charged),
-        manual=manual,
+        billed_charges=inputs.billed_charges,
+        manual=inputs.manual,
     )
     unpriced += plan.unpriced
     if unpriced:
@@ -115,8 +220,7 @@ async def draft_in(
             "add a rate rule and draft again",
             entry_ids=[str(e) for e in unpriced[:_LISTED]],
         )
-    drafted = [*(await _with_terms(conn, plan.lines, cmd)), *adjustments]
-    await rows.acknowledge(conn, unchanged)
+    drafted = [*_with_terms(plan.lines, terms), *adjustments]
     if not drafted:
         raise NothingToBill("no unbilled time in the period and no lines were given")
     priced = price(
@@ -165,18 +269,29 @@ async def draft_in(
         written_off_at=None,
     )
     lines, billed = _stored_lines(runtime, invoice, drafted, priced)
-    charges = [key for line in drafted for key in line.charges]
     adjusted = [
         (line.adjusts_invoice_id, e.entry_id)
         for line in adjustments
         if line.adjusts_invoice_id
         for e in line.entries
     ]
-    if adjusted:
-        # First, so the issued rows let go of the entries this draft now holds.
-        await rows.supersede(conn, invoice.id, adjusted)
-    await rows.insert(conn, invoice, lines, billed, charges)
-    return InvoiceView(invoice, tuple(lines), tuple(billed))
+    return _Planned(
+        InvoiceView(invoice, tuple(lines), tuple(billed)),
+        [key for line in drafted for key in line.charges],
+        adjusted,
+        list(unchanged),
+    )
+
+
+async def _write(conn: Connection, planned: Sequence[_Planned]) -> None:
+    await rows.acknowledge(conn, [c for p in planned for c in p.unchanged])
+    for p in planned:
+        if p.adjusted:
+            # First, so the issued rows let go of the entries this draft now holds.
+            await rows.supersede(conn, p.view.invoice.id, p.adjusted)
+    await rows.insert_many(
+        conn, [(p.view.invoice, p.view.lines, p.view.entries, p.charges) for p in planned]
+    )
 
 
 def _stored_lines(
@@ -247,14 +362,20 @@ def _billed_amounts(line: DraftLine, priced: PricedLine, currency: str) -> list[
     return [part.amount for part in parts]
 
 
-async def _with_terms(
-    conn: Connection, lines: Sequence[DraftLine], cmd: DraftInvoice
-) -> list[DraftLine]:
-    """Time lines of the projects named in `cmd.time_terms` take their tax and discount."""
+async def _terms(
+    conn: Connection, cmd: DraftInvoice
+) -> dict[UUID, tuple[TimeLineTerms, Tax | None]]:
+    """The tax and discount `cmd.time_terms` gives the time lines of each project named."""
     terms = {}
     for i, t in enumerate(cmd.time_terms):
         tax = await _tax(conn, t.tax_rate_id, f"time_lines/{i}/tax_rate_id")
         terms[t.project_id] = (t, tax)
+    return terms
+
+
+def _with_terms(
+    lines: Sequence[DraftLine], terms: dict[UUID, tuple[TimeLineTerms, Tax | None]]
+) -> list[DraftLine]:
     result = []
     for line in lines:
         found = terms.get(line.project_id) if line.kind == "time" and line.project_id else None
