@@ -121,26 +121,6 @@ async def unbilled_many(
     return found
 
 
-async def insert(
-    conn: Connection,
-    invoice: Invoice,
-    lines: Sequence[InvoiceLine],
-    entries: Sequence[BilledEntry],
-    charges: Sequence[tuple[UUID, date]],
-) -> None:
-    """The invoice, its lines and its entries in one statement (round trips dominated
-    drafting), then its fee and retainer charges if any."""
-    await conn.execute(
-        _insert_all_sql(len(_INVOICE_COLS), len(_LINE_COLS)),
-        *_insert_args(invoice, lines, entries),
-    )
-    if charges:
-        await conn.executemany(
-            _INSERT_CHARGE,
-            [(invoice.tenant_id, invoice.id, rule_id, month) for rule_id, month in charges],
-        )
-
-
 _INSERT_CHARGE = (
     "INSERT INTO invoice_charges (tenant_id, invoice_id, rate_rule_id, month, active) "
     "VALUES ($1, $2, $3, $4, true)"
@@ -199,7 +179,8 @@ async def insert_many(
         tuple[Invoice, Sequence[InvoiceLine], Sequence[BilledEntry], Sequence[tuple[UUID, date]]]
     ],
 ) -> None:
-    """`insert` for several invoices, each statement pipelined in one round trip."""
+    """Invoices with their lines and entries (one statement each, pipelined in one round trip:
+    round trips dominated drafting), then their fee and retainer charges if any."""
     if not drafts:
         return
     await conn.executemany(
