@@ -54,9 +54,13 @@ class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    role: Role | None = Field(None, description="Applies from the user's next refresh.")
+    role: Role | None = Field(
+        None, description="Applies within 5 s, to the access tokens already out too."
+    )
     disabled: bool | None = Field(
-        None, description="A disabled user cannot log in; their refresh tokens end at once."
+        None,
+        description="A disabled user cannot log in; their refresh tokens end at once and "
+        "their access tokens within 5 s.",
     )
     password: str | None = Field(
         None, min_length=12, max_length=256, description="A new password; ends their sessions."

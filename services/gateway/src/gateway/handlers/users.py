@@ -158,8 +158,8 @@ async def revise_user(
     if_match: str | None,
 ) -> User:
     """Name, role, disabled, password. Disabling or a new password ends every refresh token
-    of the user (access tokens already out end within 15 minutes); a new role applies from
-    the user's next refresh."""
+    of the user; a disabled user's access tokens, and a new role, take effect within 5 s
+    (the user's state is re-read at most that often per replica, and at once on this one)."""
     now = runtime.clock()
     password_hash = await asyncio.to_thread(hash_password, password) if password else None
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
