@@ -149,6 +149,36 @@ async def test_pending_payments_settle_against_what_is_owed_then(
     assert wrong_currency.status_code == 422
 
 
+async def test_a_pending_payment_settled_both_ways_at_once_settles_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 5000)
+    async with payments.http(tenant_id) as http:
+        pending = (
+            await http.post("/v1/payments", json=pay(invoice_id, 5000, status="pending"))
+        ).json()
+        answers = await asyncio.gather(
+            *(
+                http.post(f"/v1/payments/{pending['id']}/{outcome}")
+                for outcome in ("succeed", "fail", "succeed", "fail")
+            )
+        )
+        final = (await http.get(f"/v1/payments/{pending['id']}")).json()
+    settled = [a for a in answers if a.status_code == 200]
+    assert len(settled) == 1, [a.text for a in answers]
+    assert {a.status_code for a in answers if a not in settled} == {409}
+    assert final["status"] == settled[0].json()["status"]
+    published = await received(payments, invoice_id, expected=2)
+    assert len(published) == (1 if final["status"] == "succeeded" else 0)
+    [owed] = await payments.infra.fetch_as_tenant(
+        "payments",
+        tenant_id,
+        "SELECT paid_minor FROM receivables WHERE invoice_id = $1",
+        invoice_id,
+    )
+    assert owed["paid_minor"] == (5000 if final["status"] == "succeeded" else 0)
+
+
 async def test_a_credit_note_lowers_what_is_owed_even_when_it_arrives_first(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

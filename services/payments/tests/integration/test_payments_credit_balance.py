@@ -246,6 +246,36 @@ async def test_concurrent_applications_and_payouts_never_spend_a_cent_twice(
     assert all(v <= 150 for v in on_invoice.values()), on_invoice
 
 
+async def test_a_payment_and_a_credit_application_racing_for_one_invoice_pay_it_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 1000)
+    invoice_id = await payments.invoice(tenant_id, 1000)
+    async with payments.http(tenant_id) as http:
+        paid, applied = await asyncio.gather(
+            http.post("/v1/payments", json=pay(invoice_id, 1000)),
+            http.post(
+                BALANCE + "/applications",
+                json={"currency": "EUR", "invoice_ids": [str(invoice_id)]},
+            ),
+        )
+    assert paid.status_code == 201, paid.text
+    assert applied.status_code in (201, 409), applied.text
+    [owed] = await payments.infra.fetch_as_tenant(
+        "payments",
+        tenant_id,
+        "SELECT paid_minor FROM receivables WHERE invoice_id = $1",
+        invoice_id,
+    )
+    # Whichever came first paid it; the other's money is in the balance, not on the invoice.
+    assert owed["paid_minor"] == 1000
+    assert paid.json()["applied_minor"] + paid.json()["to_credit_minor"] == 1000
+    spent = applied.json()["applied_minor"] if applied.status_code == 201 else 0
+    assert paid.json()["applied_minor"] + spent == 1000
+    assert await balance_of(payments, tenant_id) == 1000 + paid.json()["to_credit_minor"] - spent
+
+
 async def test_a_credit_note_after_payment_moves_what_it_overpays_into_credit_once(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
