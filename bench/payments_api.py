@@ -112,6 +112,7 @@ async def run(infra: Infra) -> None:
             starts[json.loads(answer[1])["id"]] = time.time() - (time.perf_counter() - scheduled)
 
         await pg_statements.reset(infra)
+        print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
         cpu_before = cpu_seconds(infra)
         try:
             achieved = await open_loop(RATE, count, one, max_in_flight=pool.size)

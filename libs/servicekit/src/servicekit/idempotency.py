@@ -1,11 +1,15 @@
 """`Idempotency-Key` on HTTP writes (money movements above all).
 
-The key is claimed in the same transaction as the business write, and the response stored
-there too: the first request runs; a concurrent one with the same key waits on the key's
-unique index and then replays the stored response (`Idempotent-Replayed: true`); a retry after
-the first committed replays it; the same key with another body (or route) is 422 and writes
-nothing. A request that failed wrote nothing and stored nothing, so its retry runs again.
-Keys are kept at least `RETENTION` (`purge_expired` removes older ones).
+The key and the response are stored by one statement at the end of the business write's
+transaction, so a first request costs one round trip for its key, not a claim and a store.
+A request whose key is stored already (a retry, or a concurrent twin that committed while
+this one ran: the insert waits on the key's unique index until the twin ends) rolls its own
+write back and replays the stored response (`Idempotent-Replayed: true`); with another body
+(or route) it is 422. A request that failed looks for its key too, so a retry that fails
+only because the first one's write is in place (the invoice is paid now) still replays.
+A failed request wrote nothing and stored nothing, so its retry runs again. `work` must
+therefore touch nothing outside its transaction: it may run and be rolled back. Keys are
+kept at least `RETENTION` (`purge_expired` removes older ones).
 """
 
 from __future__ import annotations
@@ -74,21 +78,21 @@ async def fingerprint(request: Request) -> str:
     return f"{request.method} {request.url.path} {digest}"
 
 
-_CLAIM = """
-INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status_code, body, headers)
-VALUES ($1, $2, $3, 0, '', '{}') ON CONFLICT (tenant_id, key) DO NOTHING RETURNING true
-"""
 # The tenant is named although RLS adds it: with the purge job's cross-tenant policy beside
 # tenant isolation, RLS alone gives an OR that no index serves (every request scanned every
 # key; decision 34).
+STORE = """
+INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status_code, body, headers)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, key) DO NOTHING RETURNING true
+"""
 REPLAY = """
 SELECT fingerprint, status_code, body, headers FROM idempotency_keys
 WHERE tenant_id = $1 AND key = $2
 """
-STORE = """
-UPDATE idempotency_keys SET status_code = $3, body = $4, headers = $5
-WHERE tenant_id = $1 AND key = $2
-"""
+
+
+class _KeyStored(Exception):
+    """The key was stored by another request meanwhile: this one's write is rolled back."""
 
 
 async def respond(
@@ -102,30 +106,46 @@ async def respond(
 ) -> Response:
     """Run `work` and answer `render(result)`, once per key: see the module docstring."""
 
-    async def attempt(conn: Connection) -> tuple[Stored, bool]:
-        if key is not None and not await conn.fetchval(_CLAIM, tenant_id, key, request_fingerprint):
-            row = await conn.fetchrow(REPLAY, tenant_id, key)
-            assert row is not None
-            if row["fingerprint"] != request_fingerprint:
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used with another request; use a new key",
-                    errors=[{"parameter": "Idempotency-Key", "in": "header", "detail": "reused"}],
-                )
-            return Stored(row["status_code"], bytes(row["body"]), json.loads(row["headers"])), True
+    async def attempt(conn: Connection) -> Stored:
         stored = render(await work(conn))
         if key is not None:
-            await conn.execute(
-                STORE,
-                tenant_id,
-                key,
-                stored.status_code,
-                stored.body,
-                json.dumps(dict(stored.headers)),
-            )
-        return stored, False
+            headers = json.dumps(dict(stored.headers))
+            args = (stored.status_code, stored.body, headers)
+            if not await conn.fetchval(STORE, tenant_id, key, request_fingerprint, *args):
+                raise _KeyStored
+        return stored
 
-    stored, replayed = await in_tenant_transaction(pool, tenant_id, attempt)
-    return stored.response(replayed=replayed)
+    if key is None:
+        return (await in_tenant_transaction(pool, tenant_id, attempt)).response(replayed=False)
+    try:
+        stored = await in_tenant_transaction(pool, tenant_id, attempt)
+    except _KeyStored:
+        return await _replay(pool, tenant_id, key, request_fingerprint, None)
+    except Exception as failure:
+        return await _replay(pool, tenant_id, key, request_fingerprint, failure)
+    return stored.response(replayed=False)
+
+
+async def _replay(
+    pool: Pool, tenant_id: UUID, key: str, request_fingerprint: str, failure: Exception | None
+) -> Response:
+    """The stored response of `key`; `failure` is raised again when there is none."""
+
+    async def lookup(conn: Connection) -> Any:
+        return await conn.fetchrow(REPLAY, tenant_id, key)
+
+    row = await in_tenant_transaction(pool, tenant_id, lookup)
+    if row is None:
+        if failure is None:  # stored, then gone: only a purge between two statements
+            raise RuntimeError(f"Idempotency-Key {key!r} vanished while being replayed")
+        raise failure
+    if row["fingerprint"] != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used with another request; use a new key",
+            errors=[{"parameter": "Idempotency-Key", "in": "header", "detail": "reused"}],
+        )
+    stored = Stored(row["status_code"], bytes(row["body"]), json.loads(row["headers"]))
+    return stored.response(replayed=True)
 
 
 async def purge_expired(pool: Pool) -> int:

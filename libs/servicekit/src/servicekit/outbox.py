@@ -78,6 +78,12 @@ def _row(envelope: EventEnvelope[Any]) -> tuple[Any, ...]:
     )
 
 
+def require_transaction(conn: Connection) -> None:
+    if not conn.is_in_transaction():
+        # Outside a transaction the event would commit on its own, apart from the write.
+        raise RuntimeError("enqueue events inside the business transaction")
+
+
 async def enqueue(conn: Connection, *envelopes: EventEnvelope[Any]) -> None:
     """Stage events for publication; they become visible only if the transaction commits."""
     await enqueue_many(conn, envelopes)
@@ -86,9 +92,7 @@ async def enqueue(conn: Connection, *envelopes: EventEnvelope[Any]) -> None:
 async def enqueue_many(conn: Connection, envelopes: Sequence[EventEnvelope[Any]]) -> None:
     if not envelopes:
         return
-    if not conn.is_in_transaction():
-        # Outside a transaction the event would commit on its own, apart from the write.
-        raise RuntimeError("enqueue events inside the business transaction")
+    require_transaction(conn)
     rows = [_row(e) for e in envelopes]
     if len(rows) == 1:
         await conn.execute(_INSERT, *rows[0])

@@ -92,6 +92,28 @@ async def test_an_idempotency_key_records_one_payment_for_concurrent_retries(
     assert len(await received(payments, invoice_id, 2)) == 1
 
 
+async def test_a_retry_that_its_first_attempt_made_refusable_still_replays_the_first_answer(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    # The retry's own write is refused (the invoice is paid now and excess is "reject"):
+    # the key's stored answer wins, and the refusal writes nothing.
+    invoice_id = await payments.invoice(tenant_id, 4200)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = pay(invoice_id, 4200, excess="reject")
+    async with payments.http(tenant_id) as http:
+        first = await http.post("/v1/payments", json=body, headers=key)
+        retry = await http.post("/v1/payments", json=body, headers=key)
+        unkeyed = await http.post("/v1/payments", json=body)
+        listed = await http.get("/v1/payments", params={"invoice_id": str(invoice_id)})
+    assert first.status_code == 201, first.text
+    assert "Idempotent-Replayed" not in first.headers
+    assert (retry.status_code, retry.content) == (201, first.content)
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.headers["ETag"] == first.headers["ETag"]
+    assert unkeyed.status_code == 409  # what the retry would have been without its key
+    assert len(listed.json()["items"]) == 1
+
+
 async def test_refunds_never_pass_what_was_paid_and_are_published(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -17,7 +17,7 @@ from payments.domain.credit import (
     allocate,
 )
 from payments.domain.payments import ClientNotFound, InvoiceNotFound, Payment, Receivable
-from payments.handlers.payments import move_money
+from payments.handlers.payments import store_succeeded
 from servicekit.db import Connection
 from servicekit.problems import FieldInvalid
 from servicekit.service import Runtime
@@ -131,8 +131,7 @@ async def _pay_from_credit(
         failed_at=None,
         credit_application_id=cmd.application_id,
     )
-    await rows.insert_payment(conn, payment)
-    await move_money(conn, runtime, payment, now)
+    await store_succeeded(conn, runtime, payment, now)
     await rows.add_credit(
         conn, cmd.tenant_id, runtime.new_id(), payment, -amount, now, "applied", cmd.application_id
     )

@@ -81,12 +81,13 @@ async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment)
     if cmd.status == "succeeded":
         # Stored in its final state at once: one write, not an insert and an update.
         payment = _succeeded(payment, now, version=1)
-    if not await rows.insert_payment(conn, payment):
+        inserted = await store_succeeded(conn, runtime, payment, now)
+    else:
+        inserted = await rows.insert_payment(conn, payment)
+    if not inserted:
         stored = await rows.payment(conn, cmd.payment_id)
         assert stored is not None
         return stored
-    if cmd.status == "succeeded":
-        await move_money(conn, runtime, payment, now)
     return payment
 
 
@@ -126,6 +127,21 @@ async def succeed(conn: Connection, runtime: Runtime, payment: Payment, now: dat
     await rows.update_payment(conn, done)
     await move_money(conn, runtime, done, now)
     return done
+
+
+async def store_succeeded(conn: Connection, runtime: Runtime, done: Payment, now: datetime) -> bool:
+    """A new succeeded payment stored with its money moved (as `move_money`); False, with
+    nothing written, when it was stored before."""
+    event = (
+        outgoing.payment_received(done, event_id=runtime.new_id()) if done.applied_minor else None
+    )
+    if not await rows.insert_succeeded(conn, done, event):
+        return False
+    if done.to_credit_minor:
+        await rows.add_credit(
+            conn, done.tenant_id, runtime.new_id(), done, done.to_credit_minor, now
+        )
+    return True
 
 
 async def move_money(conn: Connection, runtime: Runtime, done: Payment, now: datetime) -> None:
