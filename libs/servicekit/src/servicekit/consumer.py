@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
@@ -371,7 +371,7 @@ class ConsumerGroup:
             # FastStream's own parsing must never fail: a batch it cannot parse is skipped
             # without reaching `consume`, and a later commit would move past it unseen.
             parser=_parse_leniently,
-            decoder=_raw_bodies,
+            decoder=_the_message,
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
@@ -556,9 +556,12 @@ def _with_text_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, 
     return record
 
 
-async def _raw_bodies(message: Any, _original: Any) -> Any:
-    """No JSON decoding here: `decode_event` validates each body and dead-letters bad ones."""
-    return message.body
+async def _the_message(message: Any, _original: Any) -> Any:
+    """The handler's argument is the message itself (its records and its consumer), not a
+    decoded body: `decode_event` validates each record and dead-letters bad ones. The broker
+    injects nothing (`apply_types=False`): FastStream's injection of a `KafkaMessage`
+    parameter ran in a worker thread for every batch."""
+    return message
 
 
 def _is_malformed(exc: Exception) -> bool:

@@ -5,8 +5,9 @@ transaction, so a first request costs one round trip for its key, not a claim an
 A request whose key is stored already (a retry, or a concurrent twin that committed while
 this one ran: the insert waits on the key's unique index until the twin ends) rolls its own
 write back and replays the stored response (`Idempotent-Replayed: true`); with another body
-(or route) it is 422. A request that failed looks for its key too, so a retry that fails
-only because the first one's write is in place (the invoice is paid now) still replays.
+(or route) it is 422. A request the service refused (`ServiceError`) looks for its key too,
+so a retry refused only because the first one's write is in place (the invoice is paid
+now) still replays.
 A failed request wrote nothing and stored nothing, so its retry runs again. `work` must
 therefore touch nothing outside its transaction: it may run and be rolled back. Keys are
 kept at least `RETENTION` (`purge_expired` removes older ones).
@@ -121,8 +122,9 @@ async def respond(
         stored = await in_tenant_transaction(pool, tenant_id, attempt)
     except _KeyStored:
         return await _replay(pool, tenant_id, key, request_fingerprint, None)
-    except Exception as failure:
-        return await _replay(pool, tenant_id, key, request_fingerprint, failure)
+    except ServiceError as refused:
+        # Only refusals: a database that is down fails the lookup too, later.
+        return await _replay(pool, tenant_id, key, request_fingerprint, refused)
     return stored.response(replayed=False)
 
 
@@ -134,7 +136,12 @@ async def _replay(
     async def lookup(conn: Connection) -> Any:
         return await conn.fetchrow(REPLAY, tenant_id, key)
 
-    row = await in_tenant_transaction(pool, tenant_id, lookup)
+    try:
+        row = await in_tenant_transaction(pool, tenant_id, lookup)
+    except Exception:
+        if failure is None:
+            raise
+        raise failure from None  # the refusal is the answer, not the failed lookup
     if row is None:
         if failure is None:  # stored, then gone: only a purge between two statements
             raise RuntimeError(f"Idempotency-Key {key!r} vanished while being replayed")

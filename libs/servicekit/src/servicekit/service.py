@@ -144,6 +144,8 @@ class Runtime:
             logger=logging.getLogger(f"{s.service_name}.broker"),
             # Per-message "Received"/"Processed" lines only when debugging.
             log_level=logging.DEBUG,
+            # Handlers take the message as it comes (`servicekit.consumer`).
+            apply_types=False,
         )
         policy = ConsumerPolicy(
             max_attempts=s.consumer_max_attempts,

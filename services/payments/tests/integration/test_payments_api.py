@@ -114,6 +114,47 @@ async def test_a_retry_that_its_first_attempt_made_refusable_still_replays_the_f
     assert len(listed.json()["items"]) == 1
 
 
+async def test_a_refused_keyed_request_stores_nothing_so_its_retry_runs_again(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = uuid.uuid4()  # not issued yet
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    used = {"Idempotency-Key": str(uuid.uuid4())}
+    async with payments.http(tenant_id) as http:
+        early = await http.post("/v1/payments", json=pay(invoice_id, 1500), headers=key)
+        await payments.invoice(tenant_id, 1500, invoice_id=invoice_id)
+        retry = await http.post("/v1/payments", json=pay(invoice_id, 1500), headers=key)
+        first = await http.post("/v1/payments", json=pay(invoice_id, 10), headers=used)
+        # Refused on its own (the wrong currency), and its key was used for another body.
+        reused = await http.post(
+            "/v1/payments", json={**pay(invoice_id, 10), "currency": "USD"}, headers=used
+        )
+    assert early.status_code == 404
+    assert retry.status_code == 201, retry.text
+    assert "Idempotent-Replayed" not in retry.headers
+    assert first.status_code == 201
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["parameter"] == "Idempotency-Key"
+
+
+async def test_concurrent_twins_of_an_overpayment_put_its_excess_in_credit_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    client_id = uuid.uuid4()
+    await payments.client(tenant_id, client_id)
+    invoice_id = await payments.invoice(tenant_id, 1000, client_id=client_id)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    async with payments.http(tenant_id) as http:
+        answers = await asyncio.gather(
+            *(http.post("/v1/payments", json=pay(invoice_id, 1600), headers=key) for _ in range(5))
+        )
+        balance = (await http.get(f"/v1/clients/{client_id}/credit-balance")).json()
+    assert {r.status_code for r in answers} == {201}
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in answers) == 4
+    assert balance["balances"] == [{"currency": "EUR", "balance_minor": 600, "movements": 1}]
+
+
 async def test_refunds_never_pass_what_was_paid_and_are_published(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

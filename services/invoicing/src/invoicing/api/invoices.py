@@ -362,7 +362,7 @@ async def draft_invoice(
 ) -> Response:
     """Drafts from the client's unbilled billable time (in the period, if given) plus manual
     lines. The draft reserves its time; deleting it releases the time again. With an
-    `Idempotency-Key`, a retry replays the first answer instead of drafting again."""
+    `Idempotency-Key`, a retry replays the first answer (its own draft is rolled back)."""
     cmd = body.command()
 
     async def work(conn: Connection) -> InvoiceView:

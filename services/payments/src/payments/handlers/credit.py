@@ -131,7 +131,8 @@ async def _pay_from_credit(
         failed_at=None,
         credit_application_id=cmd.application_id,
     )
-    await store_succeeded(conn, runtime, payment, now)
+    stored = await store_succeeded(conn, runtime, payment, now)
+    assert stored, "the payment's id is new: nothing can be stored under it yet"
     await rows.add_credit(
         conn, cmd.tenant_id, runtime.new_id(), payment, -amount, now, "applied", cmd.application_id
     )
