@@ -92,6 +92,7 @@ async def run(infra: Infra) -> None:
                 if status != 200:
                     failures.append(f"{status} {answer[:300]!r}")
 
+        print(f"  load: {ROWS:,} rows in {len(chunks)} files", flush=True)
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         durable = time.perf_counter() - start

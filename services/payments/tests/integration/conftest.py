@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.events.clients import ClientState
 from contracts.events.credit_notes import CreditNoteIssued
-from contracts.events.invoices import InvoiceIssued, InvoiceLine
+from contracts.events.invoices import InvoiceIssued, InvoiceLine, InvoiceVoided
 from contracts.registry import build_event, decode_event, encode_event, event_key, spec_for
 from payments.app import define
 from payments.settings import PaymentsSettings
@@ -85,6 +85,28 @@ class Payments:
 
         await eventually(known, message="receivable")
         return invoice_id
+
+    async def void(self, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
+        """The invoice voided by invoicing, published and recorded."""
+        voided = InvoiceVoided(
+            invoice_id=invoice_id,
+            number="INV-V",
+            client_id=CLIENT,
+            voided_at=datetime.now(UTC),
+            time_entry_ids=[],
+        )
+        await self.publish(tenant_id, "invoice.voided", voided)
+
+        async def recorded() -> bool:
+            found = await self.infra.fetch_as_tenant(
+                "payments",
+                tenant_id,
+                "SELECT 1 FROM voided_invoices WHERE invoice_id = $1",
+                invoice_id,
+            )
+            return bool(found)
+
+        await eventually(recorded, message="receivable void")
 
     async def credit_note(self, tenant_id: uuid.UUID, invoice_id: uuid.UUID, amount: int) -> None:
         """A credit note of `amount` on the invoice, published and counted."""
