@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from collections.abc import Callable
 
 import uvicorn
@@ -38,8 +39,13 @@ def main(define: Callable[[], ServiceDefinition]) -> None:
     if args.command == "migrate":
         asyncio.run(_migrate(definition))
         return
+    app = create_app(definition)
+    # What is imported and built by now lives as long as the process: frozen, a full
+    # collection no longer walks it. Unfrozen, each full collection paused a service for
+    # 85-130 ms under load (timed with gc.callbacks in bench payments-api): its p99.
+    gc.freeze()
     uvicorn.run(
-        create_app(definition),
+        app,
         host=s.http_host,
         port=s.http_port,
         loop="uvloop",
