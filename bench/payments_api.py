@@ -123,16 +123,18 @@ async def run(infra: Infra) -> None:
             starts[json.loads(answer[1])["id"]] = time.time() - (time.perf_counter() - scheduled)
 
         try:
-            await open_loop(RATE, warm, one, max_in_flight=pool.size)
+            await open_loop(RATE, warm, one, max_in_flight=pool.size, t0=t0)
             if errors:
                 raise RuntimeError(f"{errors} of {warm} warm-up payments failed")
             latencies.clear()
             starts.clear()
-            first, t0 = warm, time.perf_counter()
+            retries = 0
+            first = warm
             await pg_statements.reset(infra)
             print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
             cpu_before = cpu_seconds(infra)
-            achieved = await open_loop(RATE, count, one, max_in_flight=pool.size)
+            t0 = time.perf_counter()
+            achieved = await open_loop(RATE, count, one, max_in_flight=pool.size, t0=t0)
         finally:
             await pool.close()
         deadline = time.monotonic() + 60

@@ -20,9 +20,14 @@ def summary_ms(values: list[float]) -> str:
 
 
 async def open_loop(
-    rate: float, count: int, work: Callable[[int], Awaitable[None]], max_in_flight: int = 256
+    rate: float,
+    count: int,
+    work: Callable[[int], Awaitable[None]],
+    max_in_flight: int = 256,
+    t0: float | None = None,
 ) -> float:
-    """Start work(i) at t0 + i/rate whatever the latency; returns the achieved start rate."""
+    """Start work(i) at t0 + i/rate whatever the latency; returns the achieved start rate.
+    `t0` (a `time.perf_counter()` reading, default now) is the one `work` measures from."""
     gate = asyncio.Semaphore(max_in_flight)
     tasks: list[asyncio.Task[None]] = []
 
@@ -30,7 +35,7 @@ async def open_loop(
         async with gate:
             await work(i)
 
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if t0 is None else t0
     for i in range(count):
         delay = t0 + i / rate - time.perf_counter()
         if delay > 0:
