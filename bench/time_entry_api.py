@@ -82,6 +82,7 @@ async def run(infra: Infra) -> None:
         await drive(pool, warm, RATE)
         count = int(RATE * SECONDS)
         measured = bodies(catalog, count, len(warm))
+        print(f"  load: {count} entries at {RATE:.0f}/s", flush=True)
         cpu_before = cpu_seconds(infra)
         achieved, latencies, errors = await drive(pool, measured, RATE)
         cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(infra).items()}
