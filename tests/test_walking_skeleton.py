@@ -121,6 +121,16 @@ async def test_entry_reaches_invoicing_ledger_once_in_one_trace(
             s for s in spans if s.name == "POST /v1/{path:path}" and s.kind.name == "SERVER"
         ]
         trace_id = gateway_span.context.trace_id
+        # The service's span, in the same trace, named after the route its router matched.
+        [service_span] = [
+            s
+            for s in spans
+            if s.kind.name == "SERVER" and s.context.trace_id == trace_id and s != gateway_span
+        ]
+        assert service_span.name == "POST /v1/time-entries"
+        assert service_span.attributes is not None
+        assert service_span.attributes["http.route"] == "/v1/time-entries"
+        assert service_span.parent is not None
         # Spans of events left on the topic by other tests may be in the exporter too:
         # exactly one publish and one consume must belong to this request's trace.
         publish = [

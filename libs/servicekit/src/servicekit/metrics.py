@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.telemetry import name_server_span
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -63,7 +65,8 @@ class ServiceMetrics:
 
 
 class HttpMetricsMiddleware:
-    """Pure ASGI (not BaseHTTPMiddleware, which costs about 3x on two cores)."""
+    """Pure ASGI (not BaseHTTPMiddleware, which costs about 3x on two cores). Runs inside the
+    request's server span, which it names after the matched route as the response starts."""
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
@@ -80,6 +83,8 @@ class HttpMetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if (path := getattr(scope.get("route"), "path", None)) is not None:
+                    name_server_span(scope["method"], path)
             await send(message)
 
         try:

@@ -17,7 +17,8 @@ from fastapi.telemetry import TelemetryConfig
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.util.http import parse_excluded_urls
 
 from servicekit import db, idempotency, jobs, migrations
 from servicekit.clock import Clock, IdFactory, utc_now, uuid7
@@ -28,7 +29,7 @@ from servicekit.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_en
 from servicekit.problems import install_problem_handlers
 from servicekit.relay import OutboxRelay, new_producer
 from servicekit.settings import ServiceSettings
-from servicekit.telemetry import instrument_asyncpg, setup_tracing
+from servicekit.telemetry import instrument_asyncpg, server_span_details, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             yield
 
     # FastAPI's own telemetry would trace every request a second time, with spans for each
-    # dependency and serialization step besides: FastAPIInstrumentor's one span is enough.
+    # dependency and serialization step besides: the ASGI middleware's one span is enough.
     app = FastAPI(title=definition.title, lifespan=lifespan, telemetry=_NO_NATIVE_TELEMETRY)
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -251,14 +252,16 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         app.include_router(router, dependencies=[Depends(require_identity)])
     for router in definition.webhook_routers:
         app.include_router(router, dependencies=[Depends(require_provider)])
-    FastAPIInstrumentor.instrument_app(
-        app,
-        excluded_urls="livez,readyz,metrics",
+    # Added first, so it runs inside the server span below and can name it.
+    app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        excluded_urls=parse_excluded_urls("livez,readyz,metrics"),
+        default_span_details=server_span_details,
         # One server span per request; the ASGI receive/send child spans add nothing a
         # reader of the trace needs and cost a span each.
         exclude_spans=["receive", "send"],
     )
-    app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
     if definition.customize is not None:
         definition.customize(app)
     return app

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -13,6 +14,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 
 
 def setup_tracing(service: str, otlp_endpoint: str | None, sample_ratio: float) -> TracerProvider:
@@ -35,6 +37,23 @@ def setup_tracing(service: str, otlp_endpoint: str | None, sample_ratio: float) 
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def server_span_details(scope: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """A request's server span starts named by its method alone. The FastAPI instrumentation's
+    default matched every route's pattern to name it, before the router matched them again:
+    5 % of timecapture's CPU under load (py-spy, bench time-entry-api). `name_server_span`
+    names it after the route the router chose."""
+    return str(scope.get("method") or "HTTP"), {}
+
+
+def name_server_span(method: str, route: str) -> None:
+    """Called inside the request's span once routing is done, before the response starts (the
+    middleware ends the span with the response); a span not sampled is skipped."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.update_name(f"{method} {route}")
+        span.set_attribute(HTTP_ROUTE, route)
 
 
 def instrument_asyncpg() -> None:
