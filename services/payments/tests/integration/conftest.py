@@ -87,15 +87,8 @@ class Payments:
         return invoice_id
 
     async def void(self, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
-        """The invoice voided by invoicing, published and recorded."""
-        voided = InvoiceVoided(
-            invoice_id=invoice_id,
-            number="INV-V",
-            client_id=CLIENT,
-            voided_at=datetime.now(UTC),
-            time_entry_ids=[],
-        )
-        await self.publish(tenant_id, "invoice.voided", voided)
+        """The invoice voided by invoicing, published and recorded (issued or not yet)."""
+        await self.publish(tenant_id, "invoice.voided", voided_event(invoice_id))
 
         async def recorded() -> bool:
             found = await self.infra.fetch_as_tenant(
@@ -147,6 +140,16 @@ def issued_event(
         discount_minor=0,
         tax_minor=0,
         total_minor=total,
+        time_entry_ids=[],
+    )
+
+
+def voided_event(invoice_id: uuid.UUID) -> InvoiceVoided:
+    return InvoiceVoided(
+        invoice_id=invoice_id,
+        number="INV-V",
+        client_id=CLIENT,
+        voided_at=datetime.now(UTC),
         time_entry_ids=[],
     )
 

@@ -10,13 +10,12 @@ import asyncpg
 import pytest
 
 from contracts.events.clients import ClientState
-from contracts.events.invoices import InvoiceVoided
 from contracts.registry import decode_event
 from payments.handlers import credit
 from servicekit.db import in_tenant_transaction
 from servicekit.testing import eventually, read_topic
 
-from .conftest import CLIENT, Payments, credit_note_event, pay, received
+from .conftest import CLIENT, Payments, credit_note_event, pay, received, voided_event
 
 pytestmark = pytest.mark.integration
 BALANCE = f"/v1/clients/{CLIENT}/credit-balance"
@@ -348,13 +347,7 @@ async def test_money_found_on_an_invoice_when_its_void_arrives_moves_to_credit_u
     invoice_id = await payments.invoice(tenant_id, 3000)
     async with payments.http(tenant_id) as http:
         paid = (await http.post("/v1/payments", json=pay(invoice_id, 2000))).json()
-    voided = InvoiceVoided(
-        invoice_id=invoice_id,
-        number="INV-V",
-        client_id=CLIENT,
-        voided_at=datetime.now(UTC),
-        time_entry_ids=[],
-    )
+    voided = voided_event(invoice_id)
     await payments.publish(tenant_id, "invoice.voided", voided)
     await payments.publish(tenant_id, "invoice.voided", voided)  # redelivered
 
