@@ -151,6 +151,8 @@ async def test_an_idempotency_key_credits_once_replays_and_refuses_another_body(
         later = await http.post("/v1/credit-notes", json=body, headers=key)
         other_body = {**body, "reason": "different"}
         reused = await http.post("/v1/credit-notes", json=other_body, headers=key)
+        # The four twins drafted a note each, then rolled back: the numbering has no gap.
+        next_note = await http.post("/v1/credit-notes", json=body)
         notes = await http.get("/v1/credit-notes", params={"invoice_id": invoice["id"]})
         after = (await http.get(f"/v1/invoices/{invoice['id']}")).json()
         again_draft = {
@@ -169,8 +171,11 @@ async def test_an_idempotency_key_credits_once_replays_and_refuses_another_body(
     assert later.headers["Location"] == together[0].headers["Location"]
     assert reused.status_code == 422
     assert reused.json()["type"].endswith("/idempotency-key-reused")
-    assert len(notes.json()["items"]) == 1
-    assert after["amount_credited_minor"] == together[0].json()["total_minor"]
+    first_number = together[0].json()["number"]
+    prefix, serial = first_number.rsplit("-", 1)
+    assert next_note.json()["number"] == f"{prefix}-{int(serial) + 1:05d}"
+    assert len(notes.json()["items"]) == 2
+    assert after["amount_credited_minor"] == together[0].json()["total_minor"] * 2
     assert drafts[0].json()["id"] == drafts[1].json()["id"]
     assert drafts[1].headers["Idempotent-Replayed"] == "true"
 
