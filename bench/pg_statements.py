@@ -16,11 +16,15 @@ TOP = int(os.environ.get("BENCH_PG_STATEMENTS_TOP", "15"))
 
 def preload() -> None:
     """Server options for this run, set before the cluster starts (one already running keeps
-    its own): pg_stat_statements if enabled, and with `BENCH_LOG_SLOW_MS` statements slower
-    than that logged to the cluster's log."""
-    options = [os.environ.get("BILLSTREAM_PG_OPTIONS", "")]
+    its own): commit timestamps, pg_stat_statements if enabled, and with `BENCH_LOG_SLOW_MS`
+    statements slower than that logged to the cluster's log."""
+    # Commit timestamps: latencies end where the consumer's transaction committed.
+    options = [os.environ.get("BILLSTREAM_PG_OPTIONS", ""), "-c track_commit_timestamp=on"]
     if ENABLED and "shared_preload_libraries" not in options[0]:
         options.append("-c shared_preload_libraries=pg_stat_statements")
+        # Planning counts too: a prepared statement whose generic plan is rejected is planned
+        # again at every execution.
+        options.append("-c pg_stat_statements.track_planning=on")
     if slow_ms := os.environ.get("BENCH_LOG_SLOW_MS"):
         options.append(f"-c log_min_duration_statement={int(slow_ms)}ms")
     os.environ["BILLSTREAM_PG_OPTIONS"] = " ".join(filter(None, options))
@@ -45,23 +49,28 @@ async def report(infra: Infra, per: int, unit: str) -> None:
     conn = await asyncpg.connect(infra.admin_dsn())
     try:
         rows = await conn.fetch(
-            "SELECT calls, total_exec_time, rows, query FROM pg_stat_statements "
-            "ORDER BY total_exec_time DESC LIMIT $1",
+            "SELECT calls, plans, total_exec_time, total_plan_time, rows, query "
+            "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT $1",
             TOP,
         )
-        total = await conn.fetchval(
-            "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements"
+        sums = await conn.fetchrow(
+            "SELECT coalesce(sum(total_exec_time), 0) AS total, "
+            "coalesce(sum(total_plan_time), 0) AS planning FROM pg_stat_statements"
         )
+        assert sums is not None
+        total, planning = sums["total"], sums["planning"]
         calls = await conn.fetchval("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements")
     finally:
         await conn.close()
     print(
-        f"  postgres statements: {total / per:.2f} ms executing and {calls / per:.1f} calls "
-        f"per {unit}; top by total time:"
+        f"  postgres statements: {total / per:.2f} ms executing, {planning / per:.2f} ms "
+        f"planning and {calls / per:.1f} calls per {unit}; top by total time:"
     )
     for row in rows:
         query = " ".join(row["query"].split())[:160]
         print(
-            f"    {row['total_exec_time'] / per:7.3f} ms/{unit} {row['calls'] / per:6.2f} calls "
-            f"{row['rows'] / max(row['calls'], 1):8.1f} rows/call  {query}"
+            f"    {row['total_exec_time'] / per:7.3f} ms/{unit} executing, "
+            f"{row['total_plan_time'] / per:.3f} planning; {row['calls'] / per:6.2f} calls, "
+            f"{row['plans'] / per:.2f} plans, {row['rows'] / max(row['calls'], 1):8.1f} rows/call"
+            f"  {query}"
         )
