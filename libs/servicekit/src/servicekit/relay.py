@@ -44,14 +44,18 @@ WHERE pg_try_advisory_xact_lock(hashtext('outbox.' || current_schema()), l)
 """
 # SKIP LOCKED rather than "id > last seen": sequence values are taken before commit,
 # so rows become visible out of id order and a high-water mark would skip them.
+# The batch is picked as an array, an init plan run once. As `id IN (SELECT ...)`, on
+# statistics taken while the outbox looked empty (an autoanalyze while a bulk import's rows
+# were not committed yet) the planner ran the locking subquery again for every outbox row:
+# one claim ran for minutes and the relay published nothing (bench bulk-import).
 # RETURNING comes in the delete's scan order, not the subquery's: sort again, or two
 # events of one key can be sent swapped.
-_CLAIM_ROWS = """
+CLAIM_ROWS = """
 WITH claimed AS (
-    DELETE FROM outbox WHERE id IN (
+    DELETE FROM outbox WHERE id = ANY(ARRAY(
         SELECT id FROM outbox WHERE lane = ANY($1::int[])
         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-    )
+    ))
     RETURNING id, topic, key, value, headers, created_at
 )
 SELECT * FROM claimed ORDER BY id
@@ -132,7 +136,7 @@ class OutboxRelay:
             lanes = await conn.fetchval(_CLAIM_LANES, LANES)
             if not lanes:
                 return 0
-            rows = await conn.fetch(_CLAIM_ROWS, lanes, self._batch_size)
+            rows = await conn.fetch(CLAIM_ROWS, lanes, self._batch_size)
             if rows:
                 await self._publish(rows)
         # Rows deleted only now: a crash before this commit re-sends them, never loses them.
