@@ -132,26 +132,25 @@ class TimecaptureProbe:
 
         await eventually(drained, timeout=10.0, message="outbox drained")
 
-    async def published(self, tenant_id: uuid.UUID) -> list[Published]:
-        """Every event of `tenant_id` on the topic so far, read by a fresh group from earliest."""
+    async def published(self, tenant_id: uuid.UUID, topic: str = TOPIC) -> list[Published]:
+        """Every event of `tenant_id` on `topic` so far, read from the start, in (partition,
+        offset) order: the order of batches across partitions is the fetches' and differs
+        from one read to the next."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.infra.kafka.bootstrap_servers,
-            group_id=f"timecapture-test-{uuid.uuid4()}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+            bootstrap_servers=self.infra.kafka.bootstrap_servers, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            partitions = [TopicPartition(TOPIC, p) for p in range(TOPICS[TOPIC].partitions)]
+            partitions = [TopicPartition(topic, p) for p in range(TOPICS[topic].partitions)]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
-            found: list[Published] = []
+            found: list[tuple[int, int, Published]] = []
             while any([await consumer.position(tp) < end for tp, end in ends.items()]):
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for record in records:
-                        # Other suites put poison messages on this topic too: match loosely
+                        # Other suites put poison messages on these topics too: match loosely
                         # first, then decode this tenant's events strictly.
                         try:
                             loose = json.loads(record.value)
@@ -160,10 +159,17 @@ class TimecaptureProbe:
                         if not isinstance(loose, dict) or loose.get("tenant_id") != str(tenant_id):
                             continue
                         headers = {k: v.decode() for k, v in record.headers or ()}
-                        found.append(Published(record.key, headers, decode_event(record.value)))
-            return found
+                        published = Published(record.key, headers, decode_event(record.value))
+                        found.append((record.partition, record.offset, published))
+            return [published for _, _, published in sorted(found, key=lambda f: f[:2])]
         finally:
             await consumer.stop()
+
+    async def events_on(
+        self, topic: str, tenant_id: uuid.UUID
+    ) -> list[tuple[bytes, EventEnvelope[Any]]]:
+        """(key, event) of `published` on `topic`."""
+        return [(p.key, p.event) for p in await self.published(tenant_id, topic)]
 
     async def assert_nothing_written(self, tenant_id: uuid.UUID) -> None:
         assert await self.entries(tenant_id) == []

@@ -13,11 +13,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from contracts.envelope import EventEnvelope
-from contracts.registry import decode_event
-from contracts.topics import TOPICS
 from servicekit.db import set_tenant
 from servicekit.identity import IDENTITY_HEADER, Identity, Role
 from servicekit.problems import PROBLEM_JSON
@@ -48,38 +44,10 @@ def as_role(infra: Infra, tenant_id: uuid.UUID, role: Role) -> dict[str, str]:
     return {IDENTITY_HEADER: infra.token(Identity(tenant_id, f"{role}-1", role))}
 
 
-async def events_on(
-    infra: Infra, topic: str, tenant_id: uuid.UUID
-) -> list[tuple[bytes, EventEnvelope[Any]]]:
-    """Every event of `tenant_id` on `topic` so far, in partition order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=infra.kafka.bootstrap_servers, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(TOPICS[topic].partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[tuple[bytes, EventEnvelope[Any]]] = []
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    try:
-                        loose = json.loads(record.value)
-                    except ValueError:
-                        continue
-                    if isinstance(loose, dict) and loose.get("tenant_id") == str(tenant_id):
-                        found.append((record.key, decode_event(record.value)))
-        return found
-    finally:
-        await consumer.stop()
-
-
 async def published(probe: TimecaptureProbe, topic: str, tenant_id: uuid.UUID) -> list[Any]:
     """Payloads of the tenant's events on `topic`, once the outbox has drained."""
     await probe.outbox_drained(tenant_id)
-    return [event.payload for _, event in await events_on(probe.infra, topic, tenant_id)]
+    return [event.payload for _, event in await probe.events_on(topic, tenant_id)]
 
 
 async def clients_stored(probe: TimecaptureProbe, tenant_id: uuid.UUID) -> list[Any]:
@@ -176,7 +144,7 @@ async def test_created_client_is_stored_readable_and_published_with_full_state(
     assert row["tenant_id"] == tenant_id
 
     await probe.outbox_drained(tenant_id)
-    [(key, event)] = await events_on(probe.infra, CLIENTS, tenant_id)
+    [(key, event)] = await probe.events_on(CLIENTS, tenant_id)
     assert key == created["id"].encode()
     assert event.event_type == "client.changed"
     state = event.payload

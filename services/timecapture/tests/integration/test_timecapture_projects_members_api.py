@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,11 +13,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from contracts.envelope import EventEnvelope
-from contracts.registry import decode_event
-from contracts.topics import TOPICS
 from servicekit.db import set_tenant
 from servicekit.identity import IDENTITY_HEADER, Identity, Role
 from servicekit.problems import PROBLEM_JSON
@@ -42,34 +37,6 @@ async def api(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(base_url=url, timeout=30) as http,
     ):
         yield http
-
-
-async def events_on(
-    infra: Infra, topic: str, tenant_id: uuid.UUID
-) -> list[tuple[bytes, EventEnvelope[Any]]]:
-    """Every event of `tenant_id` on `topic` so far, in partition order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=infra.kafka.bootstrap_servers, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(TOPICS[topic].partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[tuple[bytes, EventEnvelope[Any]]] = []
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    try:
-                        loose = json.loads(record.value)
-                    except ValueError:
-                        continue
-                    if isinstance(loose, dict) and loose.get("tenant_id") == str(tenant_id):
-                        found.append((record.key, decode_event(record.value)))
-        return found
-    finally:
-        await consumer.stop()
 
 
 @dataclass
@@ -131,7 +98,7 @@ class Tenant:
 
     async def project_states(self) -> list[Any]:
         await self.probe.outbox_drained(self.tenant_id)
-        events = await events_on(self.probe.infra, PROJECTS, self.tenant_id)
+        events = await self.probe.events_on(PROJECTS, self.tenant_id)
         assert all(key == str(e.payload.project_id).encode() for key, e in events)
         return [e.payload for _, e in events]
 

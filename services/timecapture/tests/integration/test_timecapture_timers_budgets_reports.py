@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -13,11 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from contracts.envelope import EventEnvelope
-from contracts.registry import decode_event
-from contracts.topics import TOPICS
 from servicekit.identity import IDENTITY_HEADER, Identity
 from servicekit.problems import PROBLEM_JSON
 from servicekit.service import create_app
@@ -68,34 +63,6 @@ async def api(infra: Infra, clock: PinnedClock) -> AsyncIterator[httpx.AsyncClie
 @pytest.fixture(autouse=True)
 def reset_clock(clock: PinnedClock) -> None:
     clock.now = START
-
-
-async def events_on(
-    infra: Infra, topic: str, tenant_id: uuid.UUID
-) -> list[tuple[bytes, EventEnvelope[Any]]]:
-    """Every event of `tenant_id` on `topic` so far, in partition order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=infra.kafka.bootstrap_servers, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(TOPICS[topic].partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[tuple[bytes, EventEnvelope[Any]]] = []
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    try:
-                        loose = json.loads(record.value)
-                    except ValueError:
-                        continue
-                    if isinstance(loose, dict) and loose.get("tenant_id") == str(tenant_id):
-                        found.append((record.key, decode_event(record.value)))
-        return found
-    finally:
-        await consumer.stop()
 
 
 def problem_of(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
@@ -434,7 +401,7 @@ async def test_stopping_into_logged_time_is_409_and_keeps_the_timer_running(
 
 async def crossings(probe: TimecaptureProbe, tenant_id: uuid.UUID) -> list[Any]:
     await probe.outbox_drained(tenant_id)
-    events = await events_on(probe.infra, BUDGETS, tenant_id)
+    events = await probe.events_on(BUDGETS, tenant_id)
     assert all(e.event_type == "project.budget_threshold_crossed" for _, e in events)
     assert all(key == str(e.payload.project_id).encode() for key, e in events)
     return [e.payload for _, e in events]
