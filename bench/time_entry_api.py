@@ -14,6 +14,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench import pg_statements
 from bench.cpu import cpu_seconds
 from bench.event_latency import raw_outbox_tx_rate
 from bench.http_load import Pool
@@ -82,6 +83,7 @@ async def run(infra: Infra) -> None:
         await drive(pool, warm, RATE)
         count = int(RATE * SECONDS)
         measured = bodies(catalog, count, len(warm))
+        await pg_statements.reset(infra)
         print(f"  load: {count} entries at {RATE:.0f}/s", flush=True)
         cpu_before = cpu_seconds(infra)
         achieved, latencies, errors = await drive(pool, measured, RATE)
@@ -106,6 +108,7 @@ async def run(infra: Infra) -> None:
     print(
         f"visible in invoicing's ledger: {seen}/{expected}, {drained:.1f}s after the last request"
     )
+    await pg_statements.report(infra, count, "entry")
     print(
         f"baseline asyncpg row+outbox tx (16 clients): {baseline:.0f} tx/s; "
         f"ratio achieved/raw: {achieved / baseline:.2f}"
