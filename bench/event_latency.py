@@ -4,7 +4,9 @@ asyncpg business row + outbox row per transaction, and aiokafka produce -> consu
 
 Both ends are commit timestamps (`track_commit_timestamp`, on for benchmarks): the writer's
 transaction, read from its time-entry row, and invoicing's consumer transaction, read from
-its inbox row; one clock, the database's.
+its inbox row; one clock, the database's. Postgres stamps a commit just before its WAL flush,
+so the consumer's flush is not counted (the writer's is: the relay sees rows after it).
+Figures before stop 13 ended at a time inside the consumer's transaction instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench import pg_statements
 from bench.schemas import migrate
 from bench.stats import open_loop, summary_ms
 from servicekit.db import tenant_transaction
@@ -216,6 +219,7 @@ async def seed_catalog(pool: asyncpg.Pool, tenant: uuid.UUID) -> tuple[uuid.UUID
 async def outbox_to_consumer(infra: Infra) -> float:
     """Writes entry + outbox rows at a fixed rate from this process; timecapture's relay and
     invoicing's consumer run as their own processes, as in production."""
+    await pg_statements.require_commit_timestamps(infra)
     tenant = uuid.uuid4()
     count = int(RATE * SECONDS)
     entries: dict[uuid.UUID, uuid.UUID] = {}  # event id -> the entry it carries

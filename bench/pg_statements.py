@@ -18,7 +18,8 @@ def preload() -> None:
     """Server options for this run, set before the cluster starts (one already running keeps
     its own): commit timestamps, pg_stat_statements if enabled, and with `BENCH_LOG_SLOW_MS`
     statements slower than that logged to the cluster's log."""
-    # Commit timestamps: latencies end where the consumer's transaction committed.
+    # Commit timestamps: latencies end at the consumer's commit record (written just before
+    # its WAL flush, so the flush itself is not counted).
     options = [os.environ.get("BILLSTREAM_PG_OPTIONS", ""), "-c track_commit_timestamp=on"]
     if ENABLED and "shared_preload_libraries" not in options[0]:
         options.append("-c shared_preload_libraries=pg_stat_statements")
@@ -28,6 +29,17 @@ def preload() -> None:
     if slow_ms := os.environ.get("BENCH_LOG_SLOW_MS"):
         options.append(f"-c log_min_duration_statement={int(slow_ms)}ms")
     os.environ["BILLSTREAM_PG_OPTIONS"] = " ".join(filter(None, options))
+
+
+async def require_commit_timestamps(infra: Infra) -> None:
+    """Latencies read commit timestamps: fail now, not after the run, on a cluster that was
+    already running without them."""
+    conn = await asyncpg.connect(infra.admin_dsn())
+    try:
+        if await conn.fetchval("SHOW track_commit_timestamp") != "on":
+            raise RuntimeError("the bench cluster runs without commit timestamps: stop it")
+    finally:
+        await conn.close()
 
 
 async def reset(infra: Infra) -> None:

@@ -47,7 +47,8 @@ WHERE pg_try_advisory_xact_lock(hashtext('outbox.' || current_schema()), l)
 # The batch is picked as an array, an init plan run once. As `id IN (SELECT ...)`, on
 # statistics taken while the outbox looked empty (an autoanalyze while a bulk import's rows
 # were not committed yet) the planner ran the locking subquery again for every outbox row:
-# one claim ran for minutes and the relay published nothing (bench bulk-import).
+# each claim ran until the 10 s command timeout cancelled it, and the relay published
+# nothing (bench bulk-import).
 # RETURNING comes in the delete's scan order, not the subquery's: sort again, or two
 # events of one key can be sent swapped.
 CLAIM_ROWS = """

@@ -26,9 +26,11 @@ async def keys_unreadable(infra: Infra, tc_pool: db.Pool) -> AsyncIterator[None]
     admin = await asyncpg.connect(infra.admin_dsn())
     try:
         await admin.execute("REVOKE SELECT ON timecapture.idempotency_keys FROM timecapture")
-        yield
+        try:
+            yield
+        finally:
+            await admin.execute("GRANT SELECT ON timecapture.idempotency_keys TO timecapture")
     finally:
-        await admin.execute("GRANT SELECT ON timecapture.idempotency_keys TO timecapture")
         await admin.close()
 
 
@@ -56,10 +58,5 @@ async def test_a_refusal_is_the_answer_when_looking_its_key_up_fails(
             render=render,
         )
     assert raised.value is refusal
-    # The lookup did fail: without the refusal to answer, its error is what surfaces.
-    with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await db.in_tenant_transaction(
-            tc_pool,
-            tenant_id,
-            lambda conn: conn.fetchval("SELECT 1 FROM idempotency_keys LIMIT 1"),
-        )
+    # The lookup ran and failed: its error is what the refusal was raised over.
+    assert isinstance(raised.value.__context__, asyncpg.InsufficientPrivilegeError)

@@ -30,8 +30,9 @@ async def test_claim_locks_its_batch_once_on_statistics_taken_when_the_outbox_lo
     """Statistics taken while every row was dead or not yet committed (an autoanalyze during
     a bulk import) say the outbox is empty. With `id IN (SELECT ... FOR UPDATE SKIP LOCKED)`
     the planner then made the locking subquery the inner side of a semi-join and ran it again
-    for every outbox row: in `bench bulk-import` one claim ran for minutes and nothing was
-    published. The batch must be picked and locked once."""
+    for every outbox row: in `bench bulk-import` each claim ran until asyncpg's 10 s command
+    timeout cancelled it, again and again, and nothing was published. The batch must be
+    picked and locked once (on the old statement `LockRows` ran 3,000 times here)."""
     async with tc_pool.acquire() as conn, conn.transaction():
         # A temporary twin shadows the outbox in this session: its statistics are this
         # test's alone, and autovacuum never analyzes it behind the test's back.
@@ -63,7 +64,7 @@ async def test_claim_locks_its_batch_once_on_statistics_taken_when_the_outbox_lo
         assert lock_loops == [1]
         # Nor may deleting the batch read the whole outbox.
         read = [
-            n["Actual Rows"] * n["Actual Loops"] + n.get("Rows Removed by Filter", 0)
+            (n["Actual Rows"] + n.get("Rows Removed by Filter", 0)) * n["Actual Loops"]
             for n in nodes(plan)
             if n["Node Type"] in {"Seq Scan", "Index Scan", "Bitmap Heap Scan"}
         ]
