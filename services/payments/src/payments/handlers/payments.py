@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from contracts.envelope import EventEnvelope
 from payments.db import payments as rows
 from payments.domain.credit import CREDIT_METHOD, RefundDestination
 from payments.domain.payments import (
@@ -130,25 +132,33 @@ async def succeed(conn: Connection, runtime: Runtime, payment: Payment, now: dat
 
 
 async def store_succeeded(conn: Connection, runtime: Runtime, done: Payment, now: datetime) -> bool:
-    """A new succeeded payment stored with its money moved (as `move_money`); False, with
-    nothing written, when it was stored before."""
-    event = (
-        outgoing.payment_received(done, event_id=runtime.new_id()) if done.applied_minor else None
-    )
-    if not await rows.insert_succeeded(conn, done, event):
+    """A new succeeded payment stored with its money moved (as `move_money`, the stored row,
+    the receivable and the event in one statement); False, with nothing written, when it was
+    stored before."""
+    if not await rows.insert_succeeded(conn, done, _received(runtime, done)):
         return False
-    if done.to_credit_minor:
-        await rows.add_credit(
-            conn, done.tenant_id, runtime.new_id(), done, done.to_credit_minor, now
-        )
+    await _excess_to_credit(conn, runtime, done, now)
     return True
 
 
 async def move_money(conn: Connection, runtime: Runtime, done: Payment, now: datetime) -> None:
     """A succeeded payment's applied part onto its invoice (published), the rest to credit."""
-    if done.applied_minor:
+    if (event := _received(runtime, done)) is not None:
         await rows.add_paid(conn, done.invoice_id, done.applied_minor)
-        await enqueue(conn, outgoing.payment_received(done, event_id=runtime.new_id()))
+        await enqueue(conn, event)
+    await _excess_to_credit(conn, runtime, done, now)
+
+
+def _received(runtime: Runtime, done: Payment) -> EventEnvelope[Any] | None:
+    """`payment.received` for the part applied to the invoice; none when all went to credit."""
+    if not done.applied_minor:
+        return None
+    return outgoing.payment_received(done, event_id=runtime.new_id())
+
+
+async def _excess_to_credit(
+    conn: Connection, runtime: Runtime, done: Payment, now: datetime
+) -> None:
     if done.to_credit_minor:
         await rows.add_credit(
             conn, done.tenant_id, runtime.new_id(), done, done.to_credit_minor, now
