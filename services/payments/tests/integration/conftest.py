@@ -117,6 +117,16 @@ class Payments:
 
         await eventually(counted, message="credit note counted")
 
+    async def paid_minor(self, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> int:
+        """What the receivables replica counts as paid on the invoice."""
+        [row] = await self.infra.fetch_as_tenant(
+            "payments",
+            tenant_id,
+            "SELECT paid_minor FROM receivables WHERE invoice_id = $1",
+            invoice_id,
+        )
+        return int(row["paid_minor"])
+
 
 def issued_event(
     invoice_id: uuid.UUID,

@@ -138,13 +138,7 @@ async def test_a_succeeded_intent_becomes_one_payment_however_often_it_is_delive
     events = await received(payments, invoice_id, 1)
     assert [e.amount_minor for e in events] == [5000]
     # The repeated intent found its payment stored and moved no money again.
-    [receivable] = await payments.infra.fetch_as_tenant(
-        "payments",
-        tenant_id,
-        "SELECT paid_minor FROM receivables WHERE invoice_id = $1",
-        invoice_id,
-    )
-    assert receivable["paid_minor"] == 5000
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     async with payments.http(tenant_id) as http:
         balance = (await http.get(f"/v1/clients/{CLIENT}/credit-balance")).json()
     assert balance["balances"] == [{"currency": "EUR", "balance_minor": 1000, "movements": 1}]
