@@ -84,7 +84,7 @@ async def run(infra: Infra) -> None:
         # The setup's writes, flushed now rather than in the measured window: the kernel
         # writes dirty pages back 30 s after they were dirtied (vm.dirty_expire_centisecs),
         # and that burst of the billing run's pages stalled every WAL flush behind it
-        # (COMMITs of 32-65 ms, in step with 66 MB written at once in /proc/diskstats).
+        # (COMMITs of 32-40 ms, in step with 66 MB written at once in /proc/diskstats).
         await _fetch(infra, "CHECKPOINT")
         invoices = await _fetch(
             infra,
