@@ -12,6 +12,14 @@ from pathlib import Path
 
 PG_BIN = Path(os.environ.get("BILLSTREAM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
+# The superuser is trusted on the socket only (the admin and test set-up connect that way);
+# service roles give their passwords over the socket and TCP alike.
+HBA = f"""\
+local all {SUPERUSER} trust
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 class PostgresError(RuntimeError):
@@ -74,7 +82,13 @@ class PostgresCluster:
         return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={self.port}"
 
     def dsn(self, user: str, password: str, database: str) -> str:
-        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{database}"
+        """A service role over the Unix socket, with its password (`HBA`).
+
+        Everything here shares one machine, and a round trip over the socket costs the client
+        ~15 us and Postgres ~15 us less CPU than over loopback TCP (of ~60 and ~45 us): on two
+        cores that is the services' headroom. TCP on 127.0.0.1 stays open for other tools.
+        """
+        return f"postgresql://{user}:{password}@/{database}?host={self.socket_dir}&port={self.port}"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(_as_owner(list(args)), capture_output=True, text=True, check=False)
@@ -107,11 +121,19 @@ class PostgresCluster:
         if done.returncode != 0:
             raise PostgresError(f"initdb failed: {done.stderr}")
 
+    def write_hba(self) -> None:
+        """Passwords on every path but the superuser's socket; written at each start, so a
+        cluster made before `HBA` changed gets it too."""
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(HBA)
+        _chown_for_server(hba)
+
     def start(self) -> bool:
         """Start the cluster; returns False when it was already running (left to its owner)."""
         self.init()
         if self.is_running():
             return False
+        self.write_hba()
         self.log_file.touch()
         _chown_for_server(self.log_file)
         options = " ".join(
