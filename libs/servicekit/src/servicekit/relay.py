@@ -80,6 +80,10 @@ def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         enable_idempotence=True,  # implies acks="all"
+        # The relay's batching window, not only the producer's: each round waits for its
+        # acks, so the rows committed meanwhile go in the next claim. Sending claims closed
+        # (no linger) made rounds 3x as many and smaller: bench event-latency at 1,000/s went
+        # from p50 36 ms to 81-160 ms.
         linger_ms=5,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,

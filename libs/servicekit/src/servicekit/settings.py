@@ -61,6 +61,12 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         20, ge=1, description="Longest wait for new records per fetch (bounds event latency)."
     )
+    consumer_poll_timeout_ms: int = Field(
+        200,
+        ge=1,
+        le=60_000,
+        description="How long a poll of fetched records waits; records end it at once.",
+    )
 
 
 def service_config(prefix: str) -> SettingsConfigDict:
