@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bench import pg_statements
 from bench.event_latency import raw_kafka_rate
 from bench.http_load import Pool
 from bench.services import Catalog, ledger_count, platform, seed
@@ -79,6 +80,12 @@ DROP TABLE IF EXISTS bench_entries, bench_outbox;
 CREATE TABLE bench_entries (LIKE timecapture.time_entries INCLUDING ALL);
 CREATE TABLE bench_outbox (LIKE timecapture.outbox INCLUDING ALL)
 """
+# Time-ordered ids, as the service's uuid7: random ones would scatter every index insert.
+_UUID7 = """CREATE OR REPLACE FUNCTION pg_temp.uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+  SELECT encode(overlay(uuid_send(gen_random_uuid()) PLACING
+    substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+    FROM 1 FOR 6), 'hex')::uuid
+$$"""
 _STAGING = """
 CREATE TEMPORARY TABLE staging (email text, project_code text, start_date text,
   start_time text, duration text, billable text, description text, tags text) ON COMMIT DROP
@@ -87,7 +94,7 @@ _WRITE = """
 WITH entries AS (
   INSERT INTO bench_entries (tenant_id, id, member_id, project_id, description, started_at,
     ended_at, billable, tags, version, created_at, updated_at)
-  SELECT m.tenant_id, gen_random_uuid(), m.id, p.id, s.description, t.started_at,
+  SELECT m.tenant_id, pg_temp.uuid7(), m.id, p.id, s.description, t.started_at,
     t.started_at + s.duration::interval, s.billable = 'yes', string_to_array(s.tags, ','), 1,
     now(), now()
   FROM staging s
@@ -108,7 +115,7 @@ SELECT 0, ev.id, 'time-entry-logged', convert_to(entries.id::text, 'UTF8'), conv
   || to_json(ended_at) || ',"duration_seconds":' || extract(epoch FROM ended_at - started_at)
   || ',"billable":' || billable || ',"tags":' || to_json(tags) || '}}', 'UTF8')
 -- Naming a column of the row makes the subquery run per row, not once.
-FROM entries CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, entries.id AS entry) ev
+FROM entries CROSS JOIN LATERAL (SELECT pg_temp.uuid7() AS id, entries.id AS entry) ev
 """
 
 
@@ -117,6 +124,8 @@ async def set_based_rate(infra: Infra, tenant: uuid.UUID, files: list[bytes]) ->
     admin = await asyncpg.connect(infra.admin_dsn())
     await admin.execute(_TWINS)
     conns = [await asyncpg.connect(infra.admin_dsn()) for _ in range(CONCURRENCY)]
+    for conn in conns:
+        await conn.execute(_UUID7)
     queue = list(files)
 
     async def writer(conn: asyncpg.Connection) -> None:
@@ -166,6 +175,7 @@ async def run(infra: Infra) -> None:
                 if status != 200:
                     failures.append(f"{status} {answer[:300]!r}")
 
+        await pg_statements.reset(infra)
         print(f"  load: {ROWS:,} rows in {len(chunks)} files", flush=True)
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
@@ -180,6 +190,7 @@ async def run(infra: Infra) -> None:
                 seen, progressed = now, time.perf_counter()
         end_to_end = progressed - start
         await pool.close()
+    await pg_statements.report(infra, seen, "entry in the ledger")
     print(
         f"rows imported: {ROWS} in {len(chunks)} requests of {CHUNK}, "
         f"{CONCURRENCY} at a time; failed requests: {len(failures)} {failures[:1]}"
