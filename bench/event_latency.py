@@ -102,15 +102,17 @@ async def raw_kafka_rate(infra: Infra, count: int = 20_000) -> float:
         nonlocal seen
         while seen < count:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            seen += sum(1 for rs in batch.values() for r in rs if r.key in keys)
+            seen += sum(1 for rs in batch.values() for r in rs if r.key == marker)
 
-    # Spread over the partitions: the local broker keeps ~5 MiB of each, and 8 MB on one
+    # Round-robin over the partitions: the local broker keeps ~5 MiB of each, and 8 MB on one
     # partition lost its oldest records whenever the reader fell behind (the wait timed out).
-    keys = {marker + b"-%d" % k for k in range(16)}
-    spread = sorted(keys)
+    partitions = sorted(await producer.partitions_for(topic))
     reader = asyncio.create_task(consume())
     futures = [
-        await producer.send(topic, b"x" * 400, key=spread[i % len(spread)]) for i in range(count)
+        await producer.send(
+            topic, b"x" * 400, key=marker, partition=partitions[i % len(partitions)]
+        )
+        for i in range(count)
     ]
     await asyncio.gather(*futures)
     await asyncio.wait_for(reader, 60)

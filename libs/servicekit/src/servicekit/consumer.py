@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
@@ -325,10 +326,11 @@ class Positions(Protocol):
 def _poll_without_sleeping(subscriber: Any, policy: ConsumerPolicy) -> None:
     """FastStream's batch poll sleeps as long as it waited whenever no records came, and an
     event fetched during that sleep waited for it: up to 10 ms of every hop at the 10 ms poll
-    this replaced, and 100 polls a second per idle consumer. aiokafka's `getmany` returns as
-    soon as records are fetched, so the poll waits there instead and never sleeps."""
-    if not callable(getattr(type(subscriber), "get_msg", None)):
-        raise TypeError(f"FastStream's {type(subscriber).__name__} polls no longer by get_msg")
+    this replaced, and 100 wake-ups a second per idle consumer. aiokafka's `getmany` returns
+    as soon as records are fetched, so the poll waits there instead and never sleeps. What
+    proves FastStream still polls through `get_msg` is test_servicekit_consumer_poll.py."""
+    if not isinstance(subscriber, BatchSubscriber):
+        raise TypeError(f"expected FastStream's BatchSubscriber, got {type(subscriber)}")
 
     async def get_msg(consumer: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
         fetched = await consumer.getmany(
@@ -336,7 +338,7 @@ def _poll_without_sleeping(subscriber: Any, policy: ConsumerPolicy) -> None:
         )
         return tuple(chain.from_iterable(fetched.values()))
 
-    subscriber.get_msg = get_msg
+    subscriber.get_msg = get_msg  # type: ignore[method-assign]  # per instance, on purpose
 
 
 class ConsumerGroup:
@@ -376,6 +378,9 @@ class ConsumerGroup:
             group_id=self.group_id,
             batch=True,
             max_records=self._policy.max_records,
+            # Read only by FastStream's own poll, which `_poll_without_sleeping` replaces; kept
+            # so that, were the replacement lost, its wait and sleep would be long enough for
+            # test_servicekit_consumer_poll.py to see.
             batch_timeout_ms=self._policy.poll_timeout_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,

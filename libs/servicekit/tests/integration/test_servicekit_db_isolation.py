@@ -38,6 +38,20 @@ async def test_service_role_cannot_read_another_schema(infra: Infra, migrated: N
         await conn.close()
 
 
+async def test_a_service_role_gives_its_password_on_the_socket_too(
+    infra: Infra, migrated: None
+) -> None:
+    # Services reach the local cluster over its Unix socket (decision 39); trust is only the
+    # superuser's there, so the socket is no way around another service's password.
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(infra.cluster.dsn("payments", "not-its-password", infra.database))
+    conn = await asyncpg.connect(infra.dsn("payments"))
+    try:
+        assert await conn.fetchval("SELECT inet_server_addr() IS NULL")  # the socket indeed
+    finally:
+        await conn.close()
+
+
 async def test_rows_are_visible_and_writable_only_in_their_tenant(
     infra: Infra, tc_pool: db.Pool, make: Any
 ) -> None:

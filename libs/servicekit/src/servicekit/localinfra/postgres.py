@@ -122,8 +122,7 @@ class PostgresCluster:
             raise PostgresError(f"initdb failed: {done.stderr}")
 
     def write_hba(self) -> None:
-        """Passwords on every path but the superuser's socket; written at each start, so a
-        cluster made before `HBA` changed gets it too."""
+        """Passwords on every path but the superuser's socket; written at each start."""
         hba = self.data_dir / "pg_hba.conf"
         hba.write_text(HBA)
         _chown_for_server(hba)
@@ -131,9 +130,11 @@ class PostgresCluster:
     def start(self) -> bool:
         """Start the cluster; returns False when it was already running (left to its owner)."""
         self.init()
-        if self.is_running():
-            return False
         self.write_hba()
+        if self.is_running():
+            # A cluster started before `HBA` changed reads it now.
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "reload")
+            return False
         self.log_file.touch()
         _chown_for_server(self.log_file)
         options = " ".join(
