@@ -88,6 +88,9 @@ async def create_client(
     )
     assert r.status_code == 201, r.text
     created: dict[str, Any] = r.json()
+    # Published before the next step: a rejected request after it must leave the outbox
+    # empty, and the relay may not have taken this row yet.
+    await probe.outbox_drained(tenant_id)
     return created
 
 

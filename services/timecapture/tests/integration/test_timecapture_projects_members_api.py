@@ -55,6 +55,9 @@ class Tenant:
         r = await self.http.post(path, json=body, headers=self.headers())
         assert r.status_code == 201, r.text
         created: dict[str, Any] = r.json()
+        # Published before the next step: a rejected request after it must leave the outbox
+        # empty, and the relay may not have taken this row yet (a clean run failed so).
+        await self.probe.outbox_drained(self.tenant_id)
         return created
 
     async def client(self, **overrides: Any) -> dict[str, Any]:
