@@ -13,6 +13,7 @@ from contracts.events import (
     BudgetThresholdCrossed,
     ClientState,
     CreditNoteIssued,
+    CreditPaidOut,
     InvoiceIssued,
     InvoiceLine,
     InvoiceOverdue,
@@ -129,6 +130,14 @@ def _payloads() -> dict[type[BaseModel], BaseModel]:
             currency="EUR",
             refunded_at=T0 + timedelta(days=12),
             reason="Goodwill",
+        ),
+        CreditPaidOut: CreditPaidOut(
+            payout_id=uid(32),
+            client_id=uid(4),
+            amount_minor=250,
+            currency="EUR",
+            paid_out_at=T0 + timedelta(days=14),
+            reason="Account closed",
         ),
         InvoicePaid: InvoicePaid(
             invoice_id=uid(20),

@@ -41,6 +41,7 @@ def test_registry_matches_topics() -> None:
         ("project.budget_threshold_crossed", 1),
         ("payment.received", 1),
         ("payment.refunded", 1),
+        ("credit.paid_out", 1),
         ("invoice.paid", 1),
         ("invoice.overdue", 1),
         ("invoice.written_off", 1),

@@ -17,6 +17,7 @@ def test_fixed_topic_names_and_keys() -> None:
         "credit-note-issued": "invoice_id",
         "payment-received": "invoice_id",
         "payment-refunded": "invoice_id",
+        "credit-paid-out": "client_id",
         "client-changed": "client_id",
         "project-changed": "project_id",
     }
@@ -37,6 +38,6 @@ def test_dlq_names() -> None:
     assert dlq_topic("invoice-issued") == "invoice-issued.dlq"
     assert all_topic_names(include_dlq=False) == sorted(TOPICS)
     names = all_topic_names()
-    assert len(names) == 24
+    assert len(names) == 26
     assert "payment-received.dlq" in names
     assert names == sorted(names)

@@ -16,6 +16,7 @@ from contracts.events import (
     BudgetThresholdCrossed,
     ClientState,
     CreditNoteIssued,
+    CreditPaidOut,
     InvoiceIssued,
     InvoiceOverdue,
     InvoicePaid,
@@ -86,6 +87,7 @@ EVENTS: Final[Mapping[tuple[str, int], EventSpec]] = MappingProxyType(
             ),
             EventSpec("payment.received", 1, "payment-received", PaymentReceived, "invoice_id"),
             EventSpec("payment.refunded", 1, "payment-refunded", PaymentRefunded, "invoice_id"),
+            EventSpec("credit.paid_out", 1, "credit-paid-out", CreditPaidOut, "client_id"),
             EventSpec("invoice.paid", 1, "invoice-paid", InvoicePaid, "invoice_id"),
             EventSpec("invoice.overdue", 1, "invoice-overdue", InvoiceOverdue, "invoice_id"),
             EventSpec(

@@ -98,6 +98,13 @@ TOPICS: Final[Mapping[str, Topic]] = MappingProxyType(
                 "Refunds of payments, keyed by the invoice the payment paid.",
             ),
             Topic(
+                "credit-paid-out",
+                "client_id",
+                6,
+                "delete",
+                "Credit balances paid back to clients, keyed by client.",
+            ),
+            Topic(
                 "client-changed",
                 "client_id",
                 6,

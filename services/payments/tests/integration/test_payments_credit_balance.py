@@ -169,6 +169,23 @@ async def test_refunding_a_credit_payment_refills_the_balance_and_payouts_empty_
         timeout=5,
     )
     assert decode_event(refunded[0].value).payload.amount_minor == 200
+    # The payout is published once: the replayed request moved and published nothing.
+    paid_out = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "credit-paid-out",
+        lambda r: r.key == str(CLIENT).encode() and decode_event(r.value).tenant_id == tenant_id,
+        expected=2,  # waits out the timeout unless a second one comes
+        timeout=3,
+    )
+    assert len(paid_out) == 1
+    event = decode_event(paid_out[0].value)
+    assert event.event_type == "credit.paid_out"
+    assert (event.payload.amount_minor, event.payload.currency, event.payload.reason) == (
+        400,
+        "EUR",
+        "closing",
+    )
+    assert str(event.payload.payout_id) == payout.json()["id"]
 
 
 async def test_a_deleted_clients_credit_is_still_spent_on_what_they_owe_and_paid_out(

@@ -11,7 +11,12 @@ from contracts.events.invoices import (
     InvoiceVoided,
     InvoiceWrittenOff,
 )
-from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded
+from contracts.events.payments import (
+    CreditPaidOut,
+    PaymentMethod,
+    PaymentReceived,
+    PaymentRefunded,
+)
 from contracts.events.projects import ProjectState
 from contracts.events.time_entries import TimeEntryState
 
@@ -19,6 +24,7 @@ __all__ = [
     "BudgetThresholdCrossed",
     "ClientState",
     "CreditNoteIssued",
+    "CreditPaidOut",
     "InvoiceIssued",
     "InvoiceLine",
     "InvoiceOverdue",

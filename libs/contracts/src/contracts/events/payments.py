@@ -1,4 +1,5 @@
-"""Payloads of `payment.received` and `payment.refunded`, both keyed by invoice."""
+"""Payloads of `payment.received` and `payment.refunded` (keyed by invoice) and of
+`credit.paid_out` (keyed by client)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import AwareDatetime, Field
 from contracts.events.base import ContractModel
 from contracts.money import CurrencyCode
 
-__all__ = ["PaymentMethod", "PaymentReceived", "PaymentRefunded", "RefundedTo"]
+__all__ = ["CreditPaidOut", "PaymentMethod", "PaymentReceived", "PaymentRefunded", "RefundedTo"]
 
 
 class PaymentMethod(StrEnum):
@@ -68,3 +69,14 @@ class PaymentRefunded(ContractModel):
         description="Back to the client, or into their credit balance (the money stays "
         "with us, off this invoice).",
     )
+
+
+class CreditPaidOut(ContractModel):
+    """Money of a client's credit balance went back to the client (no invoice involved)."""
+
+    payout_id: UUID = Field(description="The payout, as in the balance's movements.")
+    client_id: UUID = Field(description="Client paid; message key on `credit-paid-out`.")
+    amount_minor: int = Field(gt=0, description="Amount paid out in minor units of `currency`.")
+    currency: CurrencyCode = Field(description="ISO 4217 code of the balance paid from.")
+    paid_out_at: AwareDatetime = Field(description="When the payout was recorded.")
+    reason: str | None = Field(default=None, description="Why, free text.")

@@ -18,7 +18,9 @@ from payments.domain.credit import (
 )
 from payments.domain.payments import ClientNotFound, InvoiceNotFound, Payment, Receivable
 from payments.handlers.payments import store_succeeded
+from payments.messaging import outgoing
 from servicekit.db import Connection
+from servicekit.outbox import enqueue
 from servicekit.problems import FieldInvalid
 from servicekit.service import Runtime
 
@@ -159,7 +161,8 @@ class PayOutCredit:
 
 
 async def pay_out(conn: Connection, runtime: Runtime, cmd: PayOutCredit) -> dict[str, Any]:
-    """Give credit back to the client (money out of the balance, not off an invoice)."""
+    """Give credit back to the client (money out of the balance, not off an invoice), and
+    publish `credit.paid_out` with it; a retry that finds the payout stored publishes nothing."""
     stored = await credit_rows.movement(conn, cmd.refund_id)
     if stored is not None:
         return {
@@ -185,6 +188,17 @@ async def pay_out(conn: Connection, runtime: Runtime, cmd: PayOutCredit) -> dict
         cmd.reason,
         now,
     )
+    event = outgoing.credit_paid_out(
+        tenant_id=cmd.tenant_id,
+        payout_id=cmd.refund_id,
+        client_id=cmd.client_id,
+        amount_minor=cmd.amount_minor,
+        currency=cmd.currency,
+        reason=cmd.reason,
+        at=now,
+        event_id=runtime.new_id(),
+    )
+    await enqueue(conn, event)
     found = await credit_rows.movement(conn, cmd.refund_id)
     assert found is not None
     return {**found, "balance_minor": balance - cmd.amount_minor}

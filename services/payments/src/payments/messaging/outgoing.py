@@ -1,4 +1,5 @@
-"""Payments and refunds turned into contract events, keyed by the invoice."""
+"""Payments and refunds turned into contract events (keyed by the invoice), and credit
+payouts (keyed by the client)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from contracts.envelope import EventEnvelope
-from contracts.events.payments import PaymentMethod, PaymentReceived, PaymentRefunded, RefundedTo
+from contracts.events.payments import (
+    CreditPaidOut,
+    PaymentMethod,
+    PaymentReceived,
+    PaymentRefunded,
+    RefundedTo,
+)
 from contracts.registry import build_event
 from payments.domain.credit import RefundDestination
 from payments.domain.payments import Payment
@@ -68,4 +75,34 @@ def payment_refunded(
         event_id=event_id,
         occurred_at=at,
         correlation_id=payment.invoice_id,
+    )
+
+
+def credit_paid_out(
+    *,
+    tenant_id: UUID,
+    payout_id: UUID,
+    client_id: UUID,
+    amount_minor: int,
+    currency: str,
+    reason: str | None,
+    at: datetime,
+    event_id: UUID,
+) -> EventEnvelope[Any]:
+    payload = CreditPaidOut(
+        payout_id=payout_id,
+        client_id=client_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        paid_out_at=at,
+        reason=reason,
+    )
+    return build_event(
+        "credit.paid_out",
+        payload,
+        tenant_id=tenant_id,
+        producer=PRODUCER,
+        event_id=event_id,
+        occurred_at=at,
+        correlation_id=client_id,
     )
