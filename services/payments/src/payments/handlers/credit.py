@@ -163,15 +163,14 @@ class PayOutCredit:
 async def pay_out(conn: Connection, runtime: Runtime, cmd: PayOutCredit) -> dict[str, Any]:
     """Give credit back to the client (money out of the balance, not off an invoice), and
     publish `credit.paid_out` with it; a retry that finds the payout stored publishes nothing."""
-    stored = await credit_rows.movement(conn, cmd.refund_id)
-    if stored is not None:
-        return {
-            **stored,
-            "balance_minor": await credit_rows.balance(conn, cmd.client_id, cmd.currency),
-        }
     if not await rows.client_known(conn, cmd.client_id):
         raise ClientNotFound(f"no client {cmd.client_id}")
     balance = await credit_rows.lock_balance(conn, cmd.client_id, cmd.currency)
+    # Looked up under the lock: a retry racing its first attempt's COMMIT waits there and
+    # then finds the payout, instead of enqueueing its event a second time.
+    stored = await credit_rows.movement(conn, cmd.refund_id)
+    if stored is not None:
+        return {**stored, "balance_minor": balance}
     if cmd.amount_minor > balance:
         raise CreditRefundRefused(
             f"the credit balance in {cmd.currency} is {max(balance, 0)}",
