@@ -460,3 +460,11 @@ async def test_an_application_and_a_payout_retried_after_their_commit_do_nothing
     assert paid_out[0] == paid_out[1]
     assert await balance_of(payments, tenant_id) == 900 - 500 - 300
     assert len(await received(payments, invoice_id, 2)) == 1
+    published = await read_topic(
+        payments.infra.kafka.bootstrap_servers,
+        "credit-paid-out",
+        lambda r: decode_event(r.value).tenant_id == tenant_id,
+        expected=2,  # waits out the timeout unless a second one comes
+        timeout=3,
+    )
+    assert [decode_event(r.value).payload.payout_id for r in published] == [payout.refund_id]
