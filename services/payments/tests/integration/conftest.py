@@ -214,12 +214,19 @@ def pay(invoice_id: uuid.UUID, amount: int, **extra: Any) -> dict[str, Any]:
             "method": "bank_transfer", **extra}  # fmt: skip
 
 
-async def received(payments: Payments, invoice_id: uuid.UUID, expected: int) -> list[Any]:
+async def published(
+    payments: Payments, topic: str, invoice_id: uuid.UUID, expected: int
+) -> list[Any]:
+    """Payloads of `topic`'s events about one invoice (read until `expected` came, or 5 s)."""
     records = await read_topic(
         payments.infra.kafka.bootstrap_servers,
-        "payment-received",
+        topic,
         lambda r: r.key == str(invoice_id).encode(),
         expected=expected,
         timeout=5,
     )
     return [decode_event(r.value).payload for r in records]
+
+
+async def received(payments: Payments, invoice_id: uuid.UUID, expected: int) -> list[Any]:
+    return await published(payments, "payment-received", invoice_id, expected)

@@ -15,11 +15,30 @@ import stripe
 
 from servicekit.identity import IDENTITY_HEADER, Identity
 
-from .conftest import CLIENT, Payments, received
+from .conftest import CLIENT, Payments, published, received
 
 pytestmark = pytest.mark.integration
 SECRET = "whsec_" + "a1B2c3D4" * 4
 WEBHOOK = "/v1/providers/stripe/webhook"
+
+
+def stripe_event(
+    type: str, obj: dict[str, Any], *, event_id: str | None, created: int | None
+) -> str:
+    """An event as Stripe sends it (trimmed of fields we do not read, plus one we do not
+    know in its object, as Stripe adds fields without notice)."""
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": created or int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "type": type,
+            "data": {"object": {**obj, "some_future_field": {"x": 1}}},
+        }
+    )
 
 
 def intent_event(
@@ -32,33 +51,43 @@ def intent_event(
     type: str = "payment_intent.succeeded",
     created: int | None = None,
 ) -> str:
-    """A Stripe event as Stripe sends it (trimmed of fields we do not read, plus one we do
-    not know, as Stripe adds fields without notice)."""
     metadata = {} if invoice_id is None else {"billstream_invoice_id": str(invoice_id)}
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": created or int(time.time()),
-            "livemode": False,
-            "pending_webhooks": 1,
-            "type": type,
-            "data": {
-                "object": {
-                    "id": intent_id or f"pi_{uuid.uuid4().hex[:24]}",
-                    "object": "payment_intent",
-                    "amount": amount,
-                    "amount_received": amount,
-                    "currency": currency,
-                    "metadata": metadata,
-                    "payment_method_types": ["card"],
-                    "status": "succeeded",
-                    "some_future_field": {"x": 1},
-                }
-            },
-        }
-    )
+    intent = {
+        "id": intent_id or f"pi_{uuid.uuid4().hex[:24]}",
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": amount,
+        "currency": currency,
+        "metadata": metadata,
+        "payment_method_types": ["card"],
+        "status": "succeeded",
+    }
+    return stripe_event(type, intent, event_id=event_id, created=created)
+
+
+def refund_event(
+    intent_id: str | None,
+    amount: int,
+    *,
+    refund_id: str,
+    status: str = "succeeded",
+    type: str = "refund.updated",
+    currency: str = "eur",
+    created: int | None = None,
+) -> str:
+    refund = {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "charge": f"ch_{uuid.uuid4().hex[:24]}",
+        "created": int(time.time()),
+        "currency": currency,
+        "metadata": {},
+        "payment_intent": intent_id,
+        "reason": "requested_by_customer",
+        "status": status,
+    }
+    return stripe_event(type, refund, event_id=None, created=created)
 
 
 def signed(payload: str, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
@@ -297,3 +326,113 @@ async def test_one_event_delivered_twice_at_once_makes_one_payment(
     assert len({r.json()["event"]["payment_id"] for r in answers}) == 1
     assert len(await payments_of(payments, tenant_id, invoice_id)) == 1
     assert len(await received(payments, invoice_id, 2)) == 1
+
+
+async def paid_by_stripe(
+    payments: Payments, tenant_id: uuid.UUID, owed: int, amount: int
+) -> tuple[uuid.UUID, str, str]:
+    """(invoice, PaymentIntent id, payment id) of an invoice paid through the webhook."""
+    invoice_id = await payments.invoice(tenant_id, owed)
+    intent = f"pi_{uuid.uuid4().hex[:24]}"
+    payload = intent_event(invoice_id, amount, intent_id=intent)
+    async with as_provider(payments, tenant_id) as hook:
+        r = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+    assert r.json()["event"]["outcome"] == "applied", r.text
+    return invoice_id, intent, r.json()["event"]["payment_id"]
+
+
+async def test_a_refund_made_in_stripe_refunds_its_payment_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    re = f"re_{uuid.uuid4().hex[:24]}"
+    pending = refund_event(intent, 2000, refund_id=re, status="pending", type="refund.created")
+    succeeded = refund_event(intent, 2000, refund_id=re)
+    # Stripe may tell the same succeeded refund twice (another event id): one refund.
+    told_again = refund_event(intent, 2000, refund_id=re)
+    async with as_provider(payments, tenant_id) as hook:
+        answers = [
+            await hook.post(WEBHOOK, content=p, headers=signed(p))
+            for p in (pending, succeeded, succeeded, told_again)
+        ]
+    assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+    first_pending, applied, redelivered, again = (r.json() for r in answers)
+    assert first_pending["event"]["outcome"] == "ignored"
+    assert "pending; recorded when it succeeds" in first_pending["event"]["detail"]
+    assert (applied["event"]["outcome"], applied["event"]["payment_id"]) == ("applied", payment_id)
+    assert applied["event"]["refund_id"] is not None
+    assert redelivered["duplicate"] is True
+    assert again["event"]["refund_id"] == applied["event"]["refund_id"]
+    async with payments.http(tenant_id) as http:
+        payment = (await http.get(f"/v1/payments/{payment_id}")).json()
+    assert payment["refunded_minor"] == 2000
+    assert await payments.paid_minor(tenant_id, invoice_id) == 3000
+    [event] = await published(payments, "payment-refunded", invoice_id, 2)
+    assert (event.amount_minor, event.reason) == (2000, f"Stripe {re}: requested_by_customer")
+    assert str(event.refund_id) == applied["event"]["refund_id"]
+
+
+async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    # 1,000 of the 6,000 went to credit balance: only 5,000 can come off the invoice.
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 6000)
+    kept = f"re_{uuid.uuid4().hex[:24]}"
+    unknown_intent = f"pi_{uuid.uuid4().hex[:24]}"
+    cases = {
+        "more than is on the invoice": refund_event(intent, 6000, refund_id="re_all"),
+        "another currency": refund_event(intent, 100, refund_id="re_usd", currency="usd"),
+        "no payment intent": refund_event(None, 100, refund_id="re_none"),
+        "failed before it was recorded": refund_event(
+            intent, 100, refund_id="re_never", status="failed", type="refund.failed"
+        ),
+        "kept": refund_event(intent, 1500, refund_id=kept),
+        "failed after it was recorded": refund_event(
+            intent, 1500, refund_id=kept, status="failed", type="refund.failed"
+        ),
+        "of a payment that never came, an hour on": refund_event(
+            unknown_intent, 100, refund_id="re_old", created=int(time.time()) - 3601
+        ),
+    }
+    fresh_unknown = refund_event(unknown_intent, 100, refund_id="re_new")
+    async with as_provider(payments, tenant_id) as hook:
+        answers = {
+            why: (await hook.post(WEBHOOK, content=p, headers=signed(p))).json()["event"]
+            for why, p in cases.items()
+        }
+        not_yet = await hook.post(WEBHOOK, content=fresh_unknown, headers=signed(fresh_unknown))
+    outcomes = {why: (e["outcome"], e["detail"]) for why, e in answers.items()}
+    assert outcomes == {
+        "more than is on the invoice": (
+            "rejected",
+            "refund re_all: at most 5000 of this payment can be refunded",
+        ),
+        "another currency": ("rejected", "the payment is in EUR"),
+        "no payment intent": ("rejected", "refund re_none names no payment intent"),
+        "failed before it was recorded": ("ignored", "refund re_never is failed"),
+        "kept": ("applied", None),
+        "failed after it was recorded": (
+            "rejected",
+            f"Stripe reports refund {kept} failed after it was recorded as paid back; "
+            "the money is Stripe's again, settle the invoice by hand",
+        ),
+        "of a payment that never came, an hour on": (
+            "rejected",
+            f"no payment for payment intent {unknown_intent} an hour after the refund",
+        ),
+    }
+    # Not known yet: refused so Stripe retries, and nothing recorded.
+    assert not_yet.status_code == 404, not_yet.text
+    assert not_yet.json()["type"].endswith("/payment-not-found")
+    async with payments.http(tenant_id) as http:
+        payment = (await http.get(f"/v1/payments/{payment_id}")).json()
+        listed = (
+            await http.get("/v1/providers/stripe/events", params={"outcome": "rejected"})
+        ).json()["items"]
+    assert payment["refunded_minor"] == 1500
+    assert await payments.paid_minor(tenant_id, invoice_id) == 3500
+    assert len(listed) == 5
+    events = await published(payments, "payment-refunded", invoice_id, 2)
+    assert [e.amount_minor for e in events] == [1500]

@@ -62,11 +62,13 @@ class ProviderEventOut(BaseModel):
     type: str
     livemode: bool
     outcome: Literal["applied", "ignored", "rejected"] = Field(
-        description="applied: it made a payment; ignored: an event type we do not use; "
-        "rejected: it can never apply (listed for a person to settle)."
+        description="applied: it made a payment or a refund; ignored: an event type we do "
+        "not use, or a refund not succeeded (yet); rejected: it can never apply (listed for "
+        "a person to settle)."
     )
     detail: str | None
-    payment_id: UUID | None
+    payment_id: UUID | None = Field(description="The payment it made, or the one refunded.")
+    refund_id: UUID | None = Field(description="The refund it recorded (`refund.*` events).")
     created_at: AwareDatetime
 
 
@@ -122,7 +124,11 @@ async def stripe_webhook(
     metadata `billstream_invoice_id` names an issued invoice becomes a payment (method card,
     ach or other from its payment method types, reference the PaymentIntent id, any excess to
     credit balance); an invoice not known yet is 404 (Stripe retries) for an hour, then
-    `rejected`; other types are recorded as ignored. A redelivered event changes nothing
+    `rejected`. A `refund.created`, `refund.updated` or `refund.failed` refunds the payment of
+    its PaymentIntent once it says `succeeded` (a refund of that payment, published as
+    `payment.refunded`; its payment not known yet is 404 for an hour, like an invoice); one
+    for more than the payment has left, or failing after it was recorded, is `rejected`.
+    Other types are recorded as ignored. A redelivered event changes nothing
     (`duplicate: true`)."""
     body = await request.body()
 

@@ -47,6 +47,7 @@ class ProviderEvent:
     detail: str | None
     payment_id: UUID | None
     created_at: datetime
+    refund_id: UUID | None = None
 
 
 def event_uuid(tenant_id: UUID, provider: str, event_id: str) -> UUID:
@@ -56,3 +57,8 @@ def event_uuid(tenant_id: UUID, provider: str, event_id: str) -> UUID:
 def payment_uuid(tenant_id: UUID, provider: str, payment_ref: str) -> UUID:
     """One payment per provider payment (a PaymentIntent), whichever event reports it."""
     return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:payment:{payment_ref}")
+
+
+def refund_uuid(tenant_id: UUID, provider: str, refund_ref: str) -> UUID:
+    """One refund per provider refund, however many of its events say it succeeded."""
+    return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:refund:{refund_ref}")

@@ -29,6 +29,10 @@ UNMATCHED_AFTER_S = 3600
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
+# A refund made in Stripe (its dashboard or API) reaches us only through these. Stripe sends
+# `refund.created` when it is made and `refund.updated` as its status moves, so the one that
+# first says `succeeded` records it; `refund.failed` comes when a refund could not be paid.
+REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
 # Metadata the integrating team sets on the PaymentIntent to say which invoice it pays.
 INVOICE_METADATA = "billstream_invoice_id"
 
@@ -168,3 +172,15 @@ class PaymentIntent(_Lenient):
         if kinds == {"us_bank_account"}:
             return "ach"
         return "other"
+
+
+class StripeRefund(_Lenient):
+    """Money Stripe gave back from a PaymentIntent (`data.object` of a `refund.*` event)."""
+
+    id: str = Field(min_length=1, max_length=255)
+    amount: int = Field(gt=0)
+    currency: str = Field(pattern=r"^[a-zA-Z]{3}$")
+    payment_intent: str | None = Field(None, min_length=1, max_length=255)
+    # pending, requires_action, succeeded, failed or canceled; only succeeded moves money.
+    status: str | None = Field(None, max_length=64)
+    reason: str | None = Field(None, max_length=255)

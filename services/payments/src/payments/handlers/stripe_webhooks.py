@@ -7,31 +7,54 @@ invoicing's `invoice-issued` arrived; once the event is an hour old it is record
 rejected instead. One that can never apply (no invoice named, another currency, an amount
 that is not whole minor units) is recorded as rejected, answered 2xx, and listed for a
 person to settle: no money Stripe took goes unrecorded.
+
+A refund made in Stripe becomes a refund of the payment its PaymentIntent made, once one of
+its events says it succeeded (a pending one waits for `refund.updated`). Its id comes from
+Stripe's, so `refund.created` and `refund.updated` both saying succeeded refund once. One that
+cannot apply (more than the payment still has on its invoice: Stripe refunds what went to
+credit balance too; another currency) is rejected and listed, as is a refund that fails after
+it was recorded: Stripe gets its money back, and a person decides what the invoice owes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 import pydantic
 
 from contracts.money import MAX_MINOR
+from payments.db import payments as payment_rows
 from payments.db import providers as rows
-from payments.domain.payments import CurrencyMismatch, InvoiceNotFound
-from payments.domain.providers import STRIPE, Outcome, ProviderEvent, event_uuid, payment_uuid
+from payments.domain.payments import (
+    CurrencyMismatch,
+    InvoiceNotFound,
+    PaymentNotFound,
+    RefundRefused,
+)
+from payments.domain.providers import (
+    STRIPE,
+    Outcome,
+    ProviderEvent,
+    event_uuid,
+    payment_uuid,
+    refund_uuid,
+)
 from payments.domain.stripe import (
     INVOICE_METADATA,
     PAYMENT_SUCCEEDED,
+    REFUND_EVENTS,
     UNMATCHED_AFTER_S,
     EventMalformed,
     PaymentIntent,
     StripeEvent,
+    StripeRefund,
     WebhookNotConfigured,
     to_minor,
     verify_signature,
 )
-from payments.handlers.payments import RecordPayment, record_payment
+from payments.handlers.payments import RecordPayment, record_payment, refund
 from servicekit.db import Connection, savepoint
 from servicekit.service import Runtime
 
@@ -53,7 +76,7 @@ async def receive(
     seen = await rows.event(conn, STRIPE, event.id)
     if seen is not None:
         return seen, False
-    outcome, detail, payment_id = await _handle(conn, runtime, tenant_id, event)
+    handled = await _handle(conn, runtime, tenant_id, event)
     recorded = ProviderEvent(
         tenant_id=tenant_id,
         id=event_uuid(tenant_id, STRIPE, event.id),
@@ -61,10 +84,11 @@ async def receive(
         event_id=event.id,
         type=event.type,
         livemode=event.livemode,
-        outcome=outcome,
-        detail=detail,
-        payment_id=payment_id,
+        outcome=handled.outcome,
+        detail=handled.detail,
+        payment_id=handled.payment_id,
         created_at=runtime.clock(),
+        refund_id=handled.refund_id,
     )
     if not await rows.claim_event(conn, recorded):
         # The same event, delivered twice at once, recorded by the other delivery.
@@ -74,25 +98,108 @@ async def receive(
     return recorded, True
 
 
+@dataclass(frozen=True, slots=True)
+class _Handled:
+    outcome: Outcome
+    detail: str | None = None
+    payment_id: UUID | None = None
+    refund_id: UUID | None = None
+
+
 async def _handle(
     conn: Connection, runtime: Runtime, tenant_id: UUID, event: StripeEvent
-) -> tuple[Outcome, str | None, UUID | None]:
-    if event.type != PAYMENT_SUCCEEDED:
-        return "ignored", f"{event.type} events are not used", None
+) -> _Handled:
+    if event.type == PAYMENT_SUCCEEDED:
+        return await _pay(conn, runtime, tenant_id, event)
+    if event.type in REFUND_EVENTS:
+        return await _refund(conn, runtime, tenant_id, event)
+    return _Handled("ignored", f"{event.type} events are not used")
+
+
+async def _pay(conn: Connection, runtime: Runtime, tenant_id: UUID, event: StripeEvent) -> _Handled:
     cmd = _payment_of(tenant_id, event)
     if isinstance(cmd, str):
-        return "rejected", cmd, None
+        return _Handled("rejected", cmd)
     try:
         async with savepoint(conn, "stripe_payment"):
             payment = await record_payment(conn, runtime, cmd)
     except CurrencyMismatch as exc:
-        return "rejected", exc.detail, None
+        return _Handled("rejected", exc.detail)
     except InvoiceNotFound as exc:
-        age = runtime.clock().timestamp() - event.created
-        if age < UNMATCHED_AFTER_S:
+        if _age_s(runtime, event) < UNMATCHED_AFTER_S:
             raise
-        return "rejected", f"{exc.detail} an hour after the payment", None
-    return "applied", None, payment.id
+        return _Handled("rejected", f"{exc.detail} an hour after the payment")
+    return _Handled("applied", payment_id=payment.id)
+
+
+async def _refund(
+    conn: Connection, runtime: Runtime, tenant_id: UUID, event: StripeEvent
+) -> _Handled:
+    try:
+        given = StripeRefund.model_validate(event.data.object)
+    except pydantic.ValidationError as exc:
+        return _Handled("rejected", f"refund {_problem(exc)}")
+    if given.payment_intent is None:
+        return _Handled("rejected", f"refund {given.id} names no payment intent")
+    payment_id = payment_uuid(tenant_id, STRIPE, given.payment_intent)
+    refund_id = refund_uuid(tenant_id, STRIPE, given.id)
+    status = "failed" if event.type == "refund.failed" else given.status
+    if status == "succeeded":
+        return await _refund_succeeded(conn, runtime, event, given, payment_id, refund_id)
+    if status not in {"failed", "canceled"}:
+        return _Handled(
+            "ignored", f"refund {given.id} is {status}; recorded when it succeeds", payment_id
+        )
+    if await payment_rows.refund_exists(conn, refund_id):
+        return _Handled(
+            "rejected",
+            f"Stripe reports refund {given.id} {status} after it was recorded as paid back; "
+            "the money is Stripe's again, settle the invoice by hand",
+            payment_id,
+            refund_id,
+        )
+    return _Handled("ignored", f"refund {given.id} is {status}", payment_id)
+
+
+async def _refund_succeeded(  # noqa: PLR0917
+    conn: Connection,
+    runtime: Runtime,
+    event: StripeEvent,
+    given: StripeRefund,
+    payment_id: UUID,
+    refund_id: UUID,
+) -> _Handled:
+    payment = await payment_rows.payment(conn, payment_id)
+    if payment is None:
+        missing = f"no payment for payment intent {given.payment_intent}"
+        if _age_s(runtime, event) < UNMATCHED_AFTER_S:
+            # Its payment_intent.succeeded may not be here yet: Stripe does not keep order.
+            raise PaymentNotFound(missing)
+        return _Handled("rejected", f"{missing} an hour after the refund")
+    currency = given.currency.upper()
+    if currency != payment.currency:
+        return _Handled("rejected", f"the payment is in {payment.currency}", payment_id)
+    try:
+        amount = to_minor(given.amount, currency)
+    except ValueError as exc:
+        return _Handled("rejected", str(exc), payment_id)
+    reason = f"Stripe {given.id}" + (f": {given.reason}" if given.reason else "")
+    try:
+        async with savepoint(conn, "stripe_refund"):
+            await refund(conn, runtime, payment_id, amount, reason, refund_id)
+    except RefundRefused as exc:
+        return _Handled("rejected", f"refund {given.id}: {exc.detail}", payment_id)
+    return _Handled("applied", payment_id=payment_id, refund_id=refund_id)
+
+
+def _age_s(runtime: Runtime, event: StripeEvent) -> float:
+    return runtime.clock().timestamp() - event.created
+
+
+def _problem(exc: pydantic.ValidationError) -> str:
+    problem = exc.errors()[0]
+    where = ".".join(str(p) for p in problem["loc"])
+    return f"{where}: {problem['msg']}"
 
 
 def _payment_of(tenant_id: UUID, event: StripeEvent) -> RecordPayment | str:
@@ -100,9 +207,7 @@ def _payment_of(tenant_id: UUID, event: StripeEvent) -> RecordPayment | str:
     try:
         intent = PaymentIntent.model_validate(event.data.object)
     except pydantic.ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
-        return f"payment intent {where}: {problem['msg']}"
+        return f"payment intent {_problem(exc)}"
     try:
         invoice_id = UUID(intent.metadata.get(INVOICE_METADATA) or "")
     except ValueError:
