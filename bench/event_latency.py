@@ -33,6 +33,7 @@ from servicekit.db import tenant_transaction
 from servicekit.localinfra.catalog import by_name
 from servicekit.localinfra.stack import Credentials, service_env
 from servicekit.outbox import enqueue
+from servicekit.sealing import new_key
 from servicekit.testing import Infra, local_infra
 from timecapture.db import time_entries as rows
 from timecapture.domain.time_entries import (
@@ -125,7 +126,9 @@ async def raw_kafka_rate(infra: Infra, count: int = 20_000) -> float:
 @contextlib.contextmanager
 def service_processes(infra: Infra, names: list[str]) -> Iterator[None]:
     """The services as their own processes, configured the way `make run` does it."""
-    creds = Credentials("unused", str(uuid.uuid4()), "unused", infra.private_key, infra.public_key)
+    creds = Credentials(
+        "unused", str(uuid.uuid4()), "unused", infra.private_key, infra.public_key, new_key()
+    )
     procs = []
     try:
         for name in names:

@@ -17,6 +17,7 @@ import httpx
 from bench.event_latency import free_port
 from servicekit.localinfra.catalog import by_name, repo_root
 from servicekit.localinfra.stack import Credentials, service_env
+from servicekit.sealing import new_key
 from servicekit.testing import Infra
 
 DEV_KEY = "bsk_bench_" + uuid.uuid4().hex
@@ -43,7 +44,9 @@ async def platform(
     infra: Infra, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[Platform]:
     tenant = uuid.uuid4()
-    creds = Credentials(DEV_KEY, str(tenant), "unused", infra.private_key, infra.public_key)
+    creds = Credentials(
+        DEV_KEY, str(tenant), "unused", infra.private_key, infra.public_key, new_key()
+    )
     ports = {name: free_port() for name in ("timecapture", "invoicing", "payments", "gateway")}
     procs: list[subprocess.Popen[bytes]] = []
     try:

@@ -217,6 +217,7 @@ def test_secrets_are_required_and_make_env_provides_them(raw_text: str) -> None:
         "DEV_API_KEY",
         "DEV_TENANT_ID",
         "OPERATOR_KEY",
+        "PAYMENTS_SECRET_KEYS",
         *(f"BILLSTREAM_DB_PASSWORD_{s.name.upper()}" for s in DATABASE_SERVICES),
     }
     assert secrets <= required

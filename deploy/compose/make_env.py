@@ -1,5 +1,5 @@
 """Write a `.env` for docker-compose.yml: a fresh Ed25519 identity keypair, random
-passwords and dev keys. Run from the workspace root:
+passwords, dev keys and payments' sealing key. Run from the workspace root:
 
     uv run python deploy/compose/make_env.py            # writes ./.env (mode 600)
     uv run python deploy/compose/make_env.py --stdout   # prints it instead
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from servicekit.identity import generate_keypair
 from servicekit.localinfra.catalog import DATABASE_SERVICES
+from servicekit.sealing import new_key
 
 
 def _quoted(value: str) -> str:
@@ -42,6 +43,7 @@ def render() -> str:
         f"DEV_API_KEY=bsk_dev_{secrets.token_hex(24)}",
         f"DEV_TENANT_ID={uuid.uuid4()}",
         f"OPERATOR_KEY=bso_{secrets.token_hex(24)}",
+        f"PAYMENTS_SECRET_KEYS=k1:{new_key()}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from payments.api import credit_balance, payments, providers, reconciliation
+from payments.handlers.provider_secrets import sealing
 from payments.messaging.consumers import (
     on_client_changed,
     on_credit_note_issued,
@@ -28,4 +29,5 @@ def define(settings: PaymentsSettings | None = None) -> ServiceDefinition:
         ],
         webhook_routers=[providers.webhook_router],
         migrations_dir=MIGRATIONS,
+        resources=[sealing],
     )

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from servicekit.settings import ServiceSettings, service_config
 
 
@@ -6,3 +8,9 @@ class PaymentsSettings(ServiceSettings):
 
     service_name: str = "payments"
     http_port: int = 8003
+    secret_keys: str | None = Field(
+        None,
+        description="Keys sealing providers' webhook secrets at rest: `<id>:<base64url of 32 "
+        "bytes>[,...]`, the first seals and each opens (roll by listing the new key first). "
+        "Unset: Stripe settings and deliveries answer 503.",
+    )

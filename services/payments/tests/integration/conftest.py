@@ -20,10 +20,14 @@ from contracts.registry import build_event, decode_event, encode_event, event_ke
 from payments.app import define
 from payments.settings import PaymentsSettings
 from servicekit.identity import IDENTITY_HEADER, CallerRole, Identity
+from servicekit.sealing import new_key
 from servicekit.service import Runtime, create_app
 from servicekit.testing import Infra, eventually, read_topic, serve
 
 CLIENT = uuid.UUID(int=7)
+# The key sealing webhook secrets in these tests (a fixed one: a test restarts payments and
+# must open what the first app sealed).
+SECRET_KEY = new_key()
 
 
 @dataclass
@@ -202,7 +206,7 @@ async def payments(infra: Infra) -> AsyncIterator[Payments]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers)
     await producer.start()
     try:
-        app = create_app(define(infra.settings(PaymentsSettings)))
+        app = create_app(define(infra.settings(PaymentsSettings, secret_keys=f"t1:{SECRET_KEY}")))
         async with serve(app) as url:
             yield Payments(infra, url, producer, app.state.runtime)
     finally:

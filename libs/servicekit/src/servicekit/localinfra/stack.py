@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import dataclasses
 import fcntl
 import json
 import os
@@ -35,6 +36,7 @@ from servicekit.localinfra.catalog import (
 )
 from servicekit.localinfra.kafka import KafkaHandle, start_kafka
 from servicekit.localinfra.postgres import PostgresCluster
+from servicekit.sealing import new_key
 
 READY_TIMEOUT_S = 60.0
 
@@ -48,19 +50,26 @@ class Credentials:
     operator_key: str
     identity_private_key: str
     identity_public_key: str
+    # Seals payments' provider secrets; empty in files written before it existed.
+    payments_secret_key: str = ""
 
     @classmethod
     def load_or_create(cls, path: Path) -> Credentials:
         if path.exists():
-            return cls(**json.loads(path.read_text()))
-        private, public = generate_keypair()
-        creds = cls(
-            dev_api_key="bsk_dev_" + secrets.token_urlsafe(24),
-            dev_tenant_id=str(uuid.uuid4()),
-            operator_key="bso_" + secrets.token_urlsafe(24),
-            identity_private_key=private,
-            identity_public_key=public,
-        )
+            creds = cls(**json.loads(path.read_text()))
+            if creds.payments_secret_key:
+                return creds
+            creds = dataclasses.replace(creds, payments_secret_key=new_key())
+        else:
+            private, public = generate_keypair()
+            creds = cls(
+                dev_api_key="bsk_dev_" + secrets.token_urlsafe(24),
+                dev_tenant_id=str(uuid.uuid4()),
+                operator_key="bso_" + secrets.token_urlsafe(24),
+                identity_private_key=private,
+                identity_public_key=public,
+                payments_secret_key=new_key(),
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(creds.__dict__))
         path.chmod(0o600)
@@ -90,6 +99,8 @@ def service_env(
             env[f"{p}{backend.name.upper()}_URL"] = f"http://127.0.0.1:{backend.port}"
     else:
         env[f"{p}IDENTITY_PUBLIC_KEY"] = creds.identity_public_key
+    if svc.name == "payments" and creds.payments_secret_key:
+        env[f"{p}SECRET_KEYS"] = f"local:{creds.payments_secret_key}"
     return env
 
 

@@ -16,6 +16,7 @@ from payments.domain.providers import (
     StripeSettings,
 )
 from payments.handlers import stripe_webhooks
+from payments.handlers.provider_secrets import sealer_of
 from servicekit import lists
 from servicekit.api import (
     DEFAULT_PAGE,
@@ -83,10 +84,11 @@ async def put_stripe(
     body: StripeSettingsIn, runtime: RuntimeDep, identity: Manager
 ) -> StripeSettingsOut:
     """Set (or roll) the endpoint secret. During Stripe's roll both secrets sign each
-    delivery, so setting the new one at any time in the overlap loses nothing."""
+    delivery, so setting the new one at any time in the overlap loses nothing. Stored sealed
+    (AES-256-GCM under `PAYMENTS_SECRET_KEYS`, 503 when unset); never shown again."""
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         stored = await rows.put_stripe_settings(
-            conn, identity.tenant_id, body.webhook_secret, runtime.clock()
+            conn, sealer_of(runtime), identity.tenant_id, body.webhook_secret, runtime.clock()
         )
     return StripeSettingsOut.of(stored)
 
@@ -94,7 +96,7 @@ async def put_stripe(
 @router.get("/v1/providers/stripe", response_model=StripeSettingsOut)
 async def get_stripe(runtime: RuntimeDep, identity: Reader) -> StripeSettingsOut:
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        stored = await rows.stripe_settings(conn)
+        stored = await rows.stripe_settings(conn, sealer_of(runtime))
     if stored is None:
         raise ProviderSettingsNotFound("no Stripe webhook secret is set")
     return StripeSettingsOut.of(stored)

@@ -5,35 +5,86 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from payments.domain.providers import ProviderEvent, StripeSettings
+import asyncpg
+
+from payments.domain.providers import ProviderEvent, SecretUnreadable, StripeSettings
 from servicekit import rows
 from servicekit.db import Connection
+from servicekit.sealing import Sealer, SealingError
 
 EVENTS = "provider_events"
 
 
-async def stripe_settings(conn: Connection) -> StripeSettings | None:
-    found = await conn.fetchrow(
-        "SELECT tenant_id, webhook_secret, version, updated_at FROM stripe_settings"
-    )
-    return None if found is None else rows.from_row(StripeSettings, found)
+_SETTINGS = "tenant_id, webhook_secret, webhook_secret_sealed, version, updated_at"
+
+
+def secret_context(tenant_id: UUID) -> bytes:
+    """What a sealed secret is bound to: this column of this tenant's row."""
+    return f"payments.stripe_settings.webhook_secret:{tenant_id}".encode()
+
+
+def _opened(found: asyncpg.Record, sealer: Sealer) -> StripeSettings:
+    sealed = found["webhook_secret_sealed"]
+    if sealed is None:
+        secret = found["webhook_secret"]  # set before sealing; sealed at the next start
+    else:
+        try:
+            secret = sealer.open(sealed, secret_context(found["tenant_id"]))
+        except SealingError as exc:
+            raise SecretUnreadable(
+                f"{exc}: list that key in PAYMENTS_SECRET_KEYS, or set the secret again"
+            ) from None
+    return StripeSettings(found["tenant_id"], secret, found["version"], found["updated_at"])
+
+
+async def stripe_settings(conn: Connection, sealer: Sealer) -> StripeSettings | None:
+    found = await conn.fetchrow(f"SELECT {_SETTINGS} FROM stripe_settings")
+    return None if found is None else _opened(found, sealer)
 
 
 async def put_stripe_settings(
-    conn: Connection, tenant_id: UUID, webhook_secret: str, now: datetime
+    conn: Connection, sealer: Sealer, tenant_id: UUID, webhook_secret: str, now: datetime
 ) -> StripeSettings:
     found = await conn.fetchrow(
-        "INSERT INTO stripe_settings AS s (tenant_id, webhook_secret, version, updated_at) "
-        "VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
-        "webhook_secret = EXCLUDED.webhook_secret, version = s.version + 1, "
-        "updated_at = EXCLUDED.updated_at "
-        "RETURNING tenant_id, webhook_secret, version, updated_at",
+        "INSERT INTO stripe_settings AS s (tenant_id, webhook_secret_sealed, version, "
+        "updated_at) VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
+        "webhook_secret = NULL, webhook_secret_sealed = EXCLUDED.webhook_secret_sealed, "
+        f"version = s.version + 1, updated_at = EXCLUDED.updated_at RETURNING {_SETTINGS}",
         tenant_id,
-        webhook_secret,
+        sealer.seal(webhook_secret, secret_context(tenant_id)),
         now,
     )
     assert found is not None  # an upsert always returns its row
-    return rows.from_row(StripeSettings, found)
+    return _opened(found, sealer)
+
+
+async def tenants_to_reseal(conn: Connection, sealer: Sealer) -> list[UUID]:
+    """Tenants whose secret is in clear or sealed by another key than the current one; read
+    across tenants through the `job_scan` policy."""
+    await conn.execute("SELECT set_config('billstream.job_scan', 'on', true)")
+    found = await conn.fetch(
+        "SELECT tenant_id FROM stripe_settings WHERE webhook_secret IS NOT NULL "
+        "OR split_part(webhook_secret_sealed, '.', 2) <> $1",
+        sealer.current,
+    )
+    return [r["tenant_id"] for r in found]
+
+
+async def reseal(conn: Connection, sealer: Sealer) -> bool:
+    """The tenant's secret sealed by the current key, its version kept (the secret is the
+    same); False when there was nothing to do."""
+    found = await conn.fetchrow(f"SELECT {_SETTINGS} FROM stripe_settings FOR UPDATE")
+    if found is None:
+        return False
+    sealed = found["webhook_secret_sealed"]
+    if sealed is not None and not sealer.needs_resealing(sealed):
+        return False
+    opened = _opened(found, sealer)
+    await conn.execute(
+        "UPDATE stripe_settings SET webhook_secret = NULL, webhook_secret_sealed = $1",
+        sealer.seal(opened.webhook_secret, secret_context(opened.tenant_id)),
+    )
+    return True
 
 
 async def delete_stripe_settings(conn: Connection) -> bool:

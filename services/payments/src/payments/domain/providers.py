@@ -22,6 +22,19 @@ class ProviderSettingsNotFound(PaymentsError, NotFoundError):
     title = "No settings for this provider"
 
 
+class SecretKeysNotConfigured(PaymentsError):
+    # 503, not 4xx: the operator must act, and Stripe retries a delivery answered 5xx.
+    status = 503
+    slug = "secret-keys-not-configured"
+    title = "Payments has no key to seal or open provider secrets"
+
+
+class SecretUnreadable(PaymentsError):
+    status = 503
+    slug = "secret-unreadable"
+    title = "The stored provider secret does not open with the configured keys"
+
+
 @dataclass(frozen=True, slots=True)
 class StripeSettings:
     tenant_id: UUID

@@ -55,6 +55,7 @@ from payments.domain.stripe import (
     verify_signature,
 )
 from payments.handlers.payments import RecordPayment, record_payment, refund
+from payments.handlers.provider_secrets import sealer_of
 from servicekit.db import Connection, savepoint
 from servicekit.service import Runtime
 
@@ -63,7 +64,7 @@ async def receive(
     conn: Connection, runtime: Runtime, tenant_id: UUID, body: bytes, signature: str | None
 ) -> tuple[ProviderEvent, bool]:
     """(the event as recorded, whether this delivery was its first)."""
-    settings = await rows.stripe_settings(conn)
+    settings = await rows.stripe_settings(conn, sealer_of(runtime))
     if settings is None:
         raise WebhookNotConfigured(
             "set this tenant's Stripe endpoint secret with PUT /v1/providers/stripe first"

@@ -1,0 +1,66 @@
+"""The key that seals providers' webhook secrets, and sealing what is still in clear.
+
+At start, every secret stored in clear (set before sealing existed) or sealed by a key that
+is no longer the first of `PAYMENTS_SECRET_KEYS` is sealed again by the current key, so a
+key roll is: list the new key first, restart, then drop the old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from payments.db import providers as rows
+from payments.domain.providers import SecretKeysNotConfigured, SecretUnreadable
+from payments.settings import PaymentsSettings
+from servicekit.db import Pool, tenant_transaction
+from servicekit.sealing import Sealer
+from servicekit.service import Runtime
+
+log = logging.getLogger(__name__)
+_STATE = "sealer"
+
+
+def sealer_of(runtime: Runtime) -> Sealer:
+    sealer: Sealer | None = runtime.state.get(_STATE)
+    if sealer is None:
+        raise SecretKeysNotConfigured(
+            "set PAYMENTS_SECRET_KEYS to store or use a provider's webhook secret"
+        )
+    return sealer
+
+
+@contextlib.asynccontextmanager
+async def sealing(runtime: Runtime) -> AsyncIterator[None]:
+    """A `ServiceDefinition.resources` entry: the sealer from settings (a bad setting stops
+    the start), then the secrets sealed again where needed."""
+    settings = runtime.settings
+    assert isinstance(settings, PaymentsSettings)
+    if settings.secret_keys:
+        sealer = Sealer.from_setting(settings.secret_keys)
+        runtime.state[_STATE] = sealer
+        if runtime.pool is not None:
+            await reseal_all(runtime.pool, sealer)
+    else:
+        log.warning("PAYMENTS_SECRET_KEYS is unset: Stripe settings and webhooks answer 503")
+    yield
+
+
+async def reseal_all(pool: Pool, sealer: Sealer) -> int:
+    """How many tenants' secrets were sealed again; one that does not open is left as it is
+    (its deliveries answer 503 `secret-unreadable` until its key is listed or it is set)."""
+    async with pool.acquire() as scan, scan.transaction():
+        tenants = await rows.tenants_to_reseal(scan, sealer)
+    done = 0
+    for tenant_id in tenants:
+        try:
+            async with tenant_transaction(pool, tenant_id) as conn:
+                done += await rows.reseal(conn, sealer)
+        except SecretUnreadable as exc:
+            log.error(
+                "provider secret not resealed", extra={"tenant": str(tenant_id), "why": exc.detail}
+            )
+    if done:
+        log.info("provider secrets sealed by the current key", extra={"count": done})
+    return done

@@ -1,0 +1,149 @@
+"""Webhook secrets at rest: sealed, bound to their tenant, sealed again after a key roll."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import pytest
+
+from payments.app import define
+from payments.handlers.provider_secrets import sealing
+from payments.settings import PaymentsSettings
+from servicekit.sealing import SealingError, new_key
+from servicekit.service import create_app
+from servicekit.testing import serve
+
+from .conftest import SECRET_KEY, Payments
+from .test_payments_stripe_webhook import SECRET, WEBHOOK, as_provider, intent_event, signed
+
+pytestmark = pytest.mark.integration
+
+
+@asynccontextmanager
+async def payments_with(payments: Payments, secret_keys: str | None) -> AsyncIterator[Payments]:
+    """Another payments process on the same schema (no broker: only its HTTP side is used)."""
+    settings = payments.infra.settings(
+        PaymentsSettings, secret_keys=secret_keys, kafka_bootstrap_servers=None
+    )
+    async with serve(create_app(define(settings))) as url:
+        yield dataclasses.replace(payments, url=url)
+
+
+async def stored(payments: Payments, tenant_id: uuid.UUID) -> asyncpg.Record:
+    conn = await asyncpg.connect(payments.infra.admin_dsn())
+    try:
+        row = await conn.fetchrow(
+            "SELECT webhook_secret, webhook_secret_sealed FROM payments.stripe_settings "
+            "WHERE tenant_id = $1",
+            tenant_id,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row
+
+
+async def admin_execute(payments: Payments, sql: str, *args: object) -> None:
+    conn = await asyncpg.connect(payments.infra.admin_dsn())
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def verifies(payments: Payments, tenant_id: uuid.UUID, secret: str = SECRET) -> int:
+    """Status of a signed delivery (an event type we ignore: nothing needs an invoice)."""
+    payload = intent_event(None, 100, type="payment_intent.created")
+    async with as_provider(payments, tenant_id) as hook:
+        r = await hook.post(WEBHOOK, content=payload, headers=signed(payload, secret))
+    return r.status_code
+
+
+async def test_a_secret_is_stored_sealed_and_opens_only_for_its_tenant(
+    payments: Payments,
+) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    for tenant in (a, b):
+        async with payments.http(tenant) as http:
+            r = await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+        assert r.status_code == 200, r.text
+    row = await stored(payments, a)
+    assert row["webhook_secret"] is None
+    assert row["webhook_secret_sealed"].startswith("v1.t1.")
+    assert "a1B2c3D4" not in row["webhook_secret_sealed"]
+    assert await verifies(payments, a) == 200
+    # A's sealed secret copied onto B's row does not open there.
+    await admin_execute(
+        payments,
+        "UPDATE payments.stripe_settings SET webhook_secret_sealed = $1 WHERE tenant_id = $2",
+        row["webhook_secret_sealed"],
+        b,
+    )
+    payload = intent_event(None, 100, type="payment_intent.created")
+    async with as_provider(payments, b) as hook:
+        refused = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+    async with payments.http(b) as http:
+        shown = await http.get("/v1/providers/stripe")
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["type"].endswith("/secret-unreadable")
+    assert shown.status_code == 503
+    assert SECRET not in refused.text + shown.text
+
+
+async def test_secrets_in_clear_or_under_an_old_key_are_sealed_again_at_start(
+    payments: Payments,
+) -> None:
+    legacy, rolled = uuid.uuid4(), uuid.uuid4()
+    legacy_secret = "whsec_legacy12345678"
+    # As a row written before sealing existed.
+    await admin_execute(
+        payments,
+        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret, version, updated_at) "
+        "VALUES ($1, $2, 3, now())",
+        legacy,
+        legacy_secret,
+    )
+    async with payments.http(rolled) as http:
+        await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+    newer = new_key()
+    async with payments_with(payments, f"t2:{newer},t1:{SECRET_KEY}") as during:
+        for tenant in (legacy, rolled):
+            row = await stored(payments, tenant)
+            assert row["webhook_secret"] is None, tenant
+            assert row["webhook_secret_sealed"].startswith("v1.t2."), tenant
+        assert await verifies(during, legacy, legacy_secret) == 200
+        assert await verifies(during, rolled) == 200
+        async with during.http(legacy) as http:
+            kept = (await http.get("/v1/providers/stripe")).json()
+        assert kept["version"] == 3  # the same secret: resealing is no new version
+    async with payments_with(payments, f"t2:{newer}") as after:  # the old key dropped
+        assert await verifies(after, legacy, legacy_secret) == 200
+        assert await verifies(after, rolled) == 200
+        assert await verifies(after, rolled, "whsec_notthisone") == 400
+
+
+async def test_without_keys_settings_and_deliveries_answer_503(payments: Payments) -> None:
+    tenant = uuid.uuid4()
+    async with payments.http(tenant) as http:
+        await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+    async with payments_with(payments, None) as keyless:
+        async with keyless.http(tenant) as http:
+            put = await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+        delivery = await verifies(keyless, tenant)
+    assert put.status_code == 503
+    assert put.json()["type"].endswith("/secret-keys-not-configured")
+    assert delivery == 503
+    assert (await stored(payments, tenant))["webhook_secret_sealed"].startswith("v1.t1.")
+
+
+async def test_a_bad_keys_setting_stops_the_start(payments: Payments) -> None:
+    settings = payments.infra.settings(PaymentsSettings, secret_keys="t1:c2hvcnQ")
+    runtime = create_app(define(settings)).state.runtime
+    # The resource the app's start enters: its error fails the start.
+    with pytest.raises(SealingError, match="key 't1' is 5 bytes, not 32"):
+        async with sealing(runtime):
+            pass
