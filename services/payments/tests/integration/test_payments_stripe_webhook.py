@@ -359,10 +359,14 @@ async def test_a_refund_made_in_stripe_refunds_its_payment_once(
     assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
     first_pending, applied, redelivered, again = (r.json() for r in answers)
     assert first_pending["event"]["outcome"] == "ignored"
-    assert "pending; recorded when it succeeds" in first_pending["event"]["detail"]
+    assert "pending; recorded if it succeeds" in first_pending["event"]["detail"]
     assert (applied["event"]["outcome"], applied["event"]["payment_id"]) == ("applied", payment_id)
     assert applied["event"]["refund_id"] is not None
     assert redelivered["duplicate"] is True
+    assert (again["event"]["outcome"], again["event"]["detail"]) == (
+        "ignored",
+        f"refund {re} was recorded before",
+    )
     assert again["event"]["refund_id"] == applied["event"]["refund_id"]
     async with payments.http(tenant_id) as http:
         payment = (await http.get(f"/v1/payments/{payment_id}")).json()
@@ -379,30 +383,27 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
     await configured(payments, tenant_id)
     # 1,000 of the 6,000 went to credit balance: only 5,000 can come off the invoice.
     invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 6000)
-    kept = f"re_{uuid.uuid4().hex[:24]}"
     unknown_intent = f"pi_{uuid.uuid4().hex[:24]}"
+    old_version = json.loads(intent_event(None, 100, type="charge.refunded"))
+    old_version["api_version"] = "2024-06-20"
+    new_version = {**old_version, "id": f"evt_{uuid.uuid4().hex[:24]}"}
+    new_version["api_version"] = "2025-03-31.basil"
     cases = {
         "more than is on the invoice": refund_event(intent, 6000, refund_id="re_all"),
         "another currency": refund_event(intent, 100, refund_id="re_usd", currency="usd"),
         "no payment intent": refund_event(None, 100, refund_id="re_none"),
-        "failed before it was recorded": refund_event(
-            intent, 100, refund_id="re_never", status="failed", type="refund.failed"
-        ),
-        "kept": refund_event(intent, 1500, refund_id=kept),
-        "failed after it was recorded": refund_event(
-            intent, 1500, refund_id=kept, status="failed", type="refund.failed"
-        ),
+        "pending, no payment intent": refund_event(None, 100, refund_id="re_p", status="pending"),
         "of a payment that never came, an hour on": refund_event(
             unknown_intent, 100, refund_id="re_old", created=int(time.time()) - 3601
         ),
+        "charge.refunded from an old endpoint": json.dumps(old_version),
+        "charge.refunded from a new endpoint": json.dumps(new_version),
     }
-    fresh_unknown = refund_event(unknown_intent, 100, refund_id="re_new")
     async with as_provider(payments, tenant_id) as hook:
         answers = {
             why: (await hook.post(WEBHOOK, content=p, headers=signed(p))).json()["event"]
             for why, p in cases.items()
         }
-        not_yet = await hook.post(WEBHOOK, content=fresh_unknown, headers=signed(fresh_unknown))
     outcomes = {why: (e["outcome"], e["detail"]) for why, e in answers.items()}
     assert outcomes == {
         "more than is on the invoice": (
@@ -411,28 +412,98 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
         ),
         "another currency": ("rejected", "the payment is in EUR"),
         "no payment intent": ("rejected", "refund re_none names no payment intent"),
-        "failed before it was recorded": ("ignored", "refund re_never is failed"),
-        "kept": ("applied", None),
-        "failed after it was recorded": (
-            "rejected",
-            f"Stripe reports refund {kept} failed after it was recorded as paid back; "
-            "the money is Stripe's again, settle the invoice by hand",
+        "pending, no payment intent": (
+            "ignored",
+            "refund re_p is pending; recorded if it succeeds",
         ),
         "of a payment that never came, an hour on": (
             "rejected",
             f"no payment for payment intent {unknown_intent} an hour after the refund",
         ),
+        "charge.refunded from an old endpoint": (
+            "rejected",
+            "this endpoint's API version 2024-06-20 sends refunds of charges only as "
+            "charge.refunded, which names no refund to apply: record the refund by hand and "
+            "move the endpoint to 2024-10-28 or later, which sends refund.* events",
+        ),
+        "charge.refunded from a new endpoint": ("ignored", "charge.refunded events are not used"),
     }
-    # Not known yet: refused so Stripe retries, and nothing recorded.
-    assert not_yet.status_code == 404, not_yet.text
-    assert not_yet.json()["type"].endswith("/payment-not-found")
     async with payments.http(tenant_id) as http:
         payment = (await http.get(f"/v1/payments/{payment_id}")).json()
         listed = (
             await http.get("/v1/providers/stripe/events", params={"outcome": "rejected"})
         ).json()["items"]
-    assert payment["refunded_minor"] == 1500
-    assert await payments.paid_minor(tenant_id, invoice_id) == 3500
+    assert payment["refunded_minor"] == 0
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     assert len(listed) == 5
-    events = await published(payments, "payment-refunded", invoice_id, 2)
-    assert [e.amount_minor for e in events] == [1500]
+    assert await published(payments, "payment-refunded", invoice_id, 1) == []
+
+
+async def test_a_refund_of_a_payment_not_here_yet_applies_when_stripe_retries(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 900)
+    intent = f"pi_{uuid.uuid4().hex[:24]}"
+    paid = intent_event(invoice_id, 900, intent_id=intent)
+    refunded = refund_event(intent, 400, refund_id=f"re_{uuid.uuid4().hex[:24]}")
+    async with as_provider(payments, tenant_id) as hook:
+        early = await hook.post(WEBHOOK, content=refunded, headers=signed(refunded))
+        await hook.post(WEBHOOK, content=paid, headers=signed(paid))
+        retried = await hook.post(WEBHOOK, content=refunded, headers=signed(refunded))
+    # Refused so Stripe retries, and nothing recorded: the retry is no duplicate.
+    assert early.status_code == 404, early.text
+    assert early.json()["type"].endswith("/payment-not-found")
+    assert (retried.json()["duplicate"], retried.json()["event"]["outcome"]) == (False, "applied")
+    assert await payments.paid_minor(tenant_id, invoice_id) == 500
+
+
+async def test_a_failed_refund_never_takes_money_and_one_failing_later_pays_it_back(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    first, second, raced = (f"re_{uuid.uuid4().hex[:24]}" for _ in range(3))
+
+    def failed(ref: str) -> str:
+        return refund_event(intent, 1000, refund_id=ref, status="failed", type="refund.failed")
+
+    async with as_provider(payments, tenant_id) as hook:
+
+        async def deliver(payload: str) -> dict[str, Any]:
+            r = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+            assert r.status_code == 200, r.text
+            return dict(r.json()["event"])
+
+        # Stripe keeps no order: the failure of `first` comes before its "succeeded".
+        failure_first = await deliver(failed(first))
+        stale = await deliver(refund_event(intent, 1000, refund_id=first))
+        # `second` is recorded, then fails: told twice (refund.updated and refund.failed).
+        recorded = await deliver(refund_event(intent, 1500, refund_id=second))
+        undone = await deliver(failed(second))
+        told_again = await deliver(
+            refund_event(intent, 1500, refund_id=second, status="failed", type="refund.updated")
+        )
+        # Both reports of `raced` at once: whichever wins, no money moves in the end.
+        await asyncio.gather(
+            deliver(refund_event(intent, 700, refund_id=raced)), deliver(failed(raced))
+        )
+    assert failure_first["outcome"] == "ignored"
+    assert stale["detail"] == f"refund {first} failed earlier: this older report changes nothing"
+    assert recorded["outcome"] == "applied"
+    assert undone["outcome"] == "applied"
+    assert undone["detail"].startswith(f"refund {second} failed after it was recorded: its 1500")
+    assert told_again["detail"] == f"refund {second}'s failure was handled before"
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+    found = {p["id"]: p for p in await payments_of(payments, tenant_id, invoice_id)}
+    payback = found[undone["payment_id"]]
+    assert (payback["amount_minor"], payback["applied_minor"], payback["reference"]) == (
+        1500,
+        1500,
+        second,
+    )
+    refunds = await published(payments, "payment-refunded", invoice_id, 3)
+    paid_in = await published(payments, "payment-received", invoice_id, 4)
+    # Money out less money back: what each race left behind nets to zero.
+    assert sum(e.amount_minor for e in paid_in) - sum(e.amount_minor for e in refunds) == 5000
+    assert found[payment_id]["refunded_minor"] == sum(e.amount_minor for e in refunds)

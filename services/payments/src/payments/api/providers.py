@@ -129,7 +129,9 @@ async def stripe_webhook(
     `rejected`. A `refund.created`, `refund.updated` or `refund.failed` refunds the payment of
     its PaymentIntent once it says `succeeded` (a refund of that payment, published as
     `payment.refunded`; its payment not known yet is 404 for an hour, like an invoice); one
-    for more than the payment has left, or failing after it was recorded, is `rejected`.
+    for more than the payment has left is `rejected`; one failing after it was recorded pays
+    its amount back onto the invoice, and one failing first keeps a late success from moving
+    money.
     Other types are recorded as ignored. A redelivered event changes nothing
     (`duplicate: true`)."""
     body = await request.body()

@@ -7,7 +7,12 @@ from uuid import UUID
 
 import asyncpg
 
-from payments.domain.providers import ProviderEvent, SecretUnreadable, StripeSettings
+from payments.domain.providers import (
+    ProviderEvent,
+    RefundState,
+    SecretUnreadable,
+    StripeSettings,
+)
 from servicekit import rows
 from servicekit.db import Connection
 from servicekit.sealing import Sealer, SealingError
@@ -104,3 +109,43 @@ async def event(conn: Connection, provider: str, event_id: str) -> ProviderEvent
         event_id,
     )
     return None if found is None else rows.from_row(ProviderEvent, found)
+
+
+async def refund_state(
+    conn: Connection, tenant_id: UUID, provider: str, refund_ref: str, now: datetime
+) -> tuple[RefundState, int | None]:
+    """(what the provider's refund became so far, the amount recorded), its row locked until
+    the transaction ends; 'seen' for one not met before."""
+    found = await conn.fetchrow(
+        "INSERT INTO provider_refunds AS r (tenant_id, provider, refund_ref, state, updated_at) "
+        "VALUES ($1, $2, $3, 'seen', $4) ON CONFLICT (tenant_id, provider, refund_ref) "
+        "DO UPDATE SET refund_ref = r.refund_ref RETURNING state, amount_minor",
+        tenant_id,
+        provider,
+        refund_ref,
+        now,
+    )
+    assert found is not None  # an upsert always returns its row
+    return found["state"], found["amount_minor"]
+
+
+async def set_refund_state(  # noqa: PLR0917
+    conn: Connection,
+    provider: str,
+    refund_ref: str,
+    state: RefundState,
+    now: datetime,
+    refund_id: UUID | None = None,
+    amount_minor: int | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE provider_refunds SET state = $3, updated_at = $4, "
+        "refund_id = coalesce($5, refund_id), amount_minor = coalesce($6, amount_minor) "
+        "WHERE provider = $1 AND refund_ref = $2",
+        provider,
+        refund_ref,
+        state,
+        now,
+        refund_id,
+        amount_minor,
+    )

@@ -12,6 +12,9 @@ from payments.domain.payments import PaymentsError
 from servicekit.problems import NotFoundError
 
 Outcome = Literal["applied", "ignored", "rejected"]
+# A provider's refund as we met it: not acted on yet, refunded here, refused (listed), or
+# failed at the provider (final: a later "succeeded" is stale).
+RefundState = Literal["seen", "recorded", "rejected", "failed"]
 STRIPE = "stripe"
 # Ids derived from what the provider names, so a redelivery lands on the same rows.
 _NAMESPACE = uuid.UUID("6f1d8c1e-4b7a-4a4e-9d55-0c1b5a6e2f10")
@@ -75,3 +78,9 @@ def payment_uuid(tenant_id: UUID, provider: str, payment_ref: str) -> UUID:
 def refund_uuid(tenant_id: UUID, provider: str, refund_ref: str) -> UUID:
     """One refund per provider refund, however many of its events say it succeeded."""
     return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:refund:{refund_ref}")
+
+
+def reversal_uuid(tenant_id: UUID, provider: str, refund_ref: str) -> UUID:
+    """The payment that puts back what a recorded refund took, when the provider's refund
+    failed afterwards."""
+    return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:refund-failed:{refund_ref}")

@@ -29,10 +29,15 @@ UNMATCHED_AFTER_S = 3600
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
-# A refund made in Stripe (its dashboard or API) reaches us only through these. Stripe sends
+# A refund made in Stripe (its dashboard or API) reaches us through these. Stripe sends
 # `refund.created` when it is made and `refund.updated` as its status moves, so the one that
 # first says `succeeded` records it; `refund.failed` comes when a refund could not be paid.
 REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
+# Refunds of charges (every card refund) come as `refund.*` events only from this API version
+# (2024-10-28.acacia); an endpoint on an older one sends only these, which we cannot apply
+# (`charge.refunded` carries no refund id): they are listed for a person to record.
+REFUND_EVENTS_SINCE = "2024-10-28"
+CHARGE_REFUND_EVENTS = frozenset(["charge.refunded", "charge.refund.updated"])
 # Metadata the integrating team sets on the PaymentIntent to say which invoice it pays.
 INVOICE_METADATA = "billstream_invoice_id"
 
@@ -153,7 +158,13 @@ class StripeEvent(_Lenient):
     type: str = Field(min_length=1, max_length=255)
     created: int = Field(ge=0, le=LAST_SECOND)
     livemode: bool = False
+    api_version: str | None = Field(None, max_length=64)
     data: EventData
+
+    @property
+    def sends_refund_events(self) -> bool:
+        """Whether this endpoint's version reports refunds of charges as `refund.*`."""
+        return (self.api_version or "") >= REFUND_EVENTS_SINCE
 
 
 class PaymentIntent(_Lenient):

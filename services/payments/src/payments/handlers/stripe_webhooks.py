@@ -37,14 +37,18 @@ from payments.domain.providers import (
     STRIPE,
     Outcome,
     ProviderEvent,
+    RefundState,
     event_uuid,
     payment_uuid,
     refund_uuid,
+    reversal_uuid,
 )
 from payments.domain.stripe import (
+    CHARGE_REFUND_EVENTS,
     INVOICE_METADATA,
     PAYMENT_SUCCEEDED,
     REFUND_EVENTS,
+    REFUND_EVENTS_SINCE,
     UNMATCHED_AFTER_S,
     EventMalformed,
     PaymentIntent,
@@ -105,6 +109,7 @@ class _Handled:
     detail: str | None = None
     payment_id: UUID | None = None
     refund_id: UUID | None = None
+    amount_minor: int | None = None  # what an applied refund took back
 
 
 async def _handle(
@@ -114,6 +119,13 @@ async def _handle(
         return await _pay(conn, runtime, tenant_id, event)
     if event.type in REFUND_EVENTS:
         return await _refund(conn, runtime, tenant_id, event)
+    if event.type in CHARGE_REFUND_EVENTS and not event.sends_refund_events:
+        return _Handled(
+            "rejected",
+            f"this endpoint's API version {event.api_version} sends refunds of charges only as "
+            f"{event.type}, which names no refund to apply: record the refund by hand and move "
+            f"the endpoint to {REFUND_EVENTS_SINCE} or later, which sends refund.* events",
+        )
     return _Handled("ignored", f"{event.type} events are not used")
 
 
@@ -140,41 +152,76 @@ async def _refund(
         given = StripeRefund.model_validate(event.data.object)
     except pydantic.ValidationError as exc:
         return _Handled("rejected", f"refund {_problem(exc)}")
-    if given.payment_intent is None:
-        return _Handled("rejected", f"refund {given.id} names no payment intent")
-    payment_id = payment_uuid(tenant_id, STRIPE, given.payment_intent)
-    refund_id = refund_uuid(tenant_id, STRIPE, given.id)
     status = "failed" if event.type == "refund.failed" else given.status
-    if status == "succeeded":
-        return await _refund_succeeded(conn, runtime, event, given, payment_id, refund_id)
-    if status not in {"failed", "canceled"}:
+    if status not in {"succeeded", "failed", "canceled"}:
         return _Handled(
-            "ignored", f"refund {given.id} is {status}; recorded when it succeeds", payment_id
+            "ignored", f"refund {given.id} is {status or 'without status'}; recorded if it succeeds"
         )
-    if await payment_rows.refund_exists(conn, refund_id):
-        return _Handled(
-            "rejected",
-            f"Stripe reports refund {given.id} {status} after it was recorded as paid back; "
-            "the money is Stripe's again, settle the invoice by hand",
-            payment_id,
-            refund_id,
-        )
-    return _Handled("ignored", f"refund {given.id} is {status}", payment_id)
+    if given.payment_intent is None:
+        if status != "succeeded":
+            return _Handled("ignored", f"refund {given.id} is {status}; it names no payment intent")
+        return _Handled("rejected", f"refund {given.id} names no payment intent")
+    reported = _Reported(
+        event,
+        given,
+        payment_uuid(tenant_id, STRIPE, given.payment_intent),
+        refund_uuid(tenant_id, STRIPE, given.id),
+    )
+    return await _refund_reported(conn, runtime, tenant_id, reported, status)
 
 
-async def _refund_succeeded(  # noqa: PLR0917
-    conn: Connection,
-    runtime: Runtime,
-    event: StripeEvent,
-    given: StripeRefund,
-    payment_id: UUID,
-    refund_id: UUID,
+@dataclass(frozen=True, slots=True)
+class _Reported:
+    """A `refund.*` event's refund, with the payment and refund it maps to here."""
+
+    event: StripeEvent
+    given: StripeRefund
+    payment_id: UUID
+    refund_id: UUID
+
+
+async def _refund_reported(
+    conn: Connection, runtime: Runtime, tenant_id: UUID, r: _Reported, status: str
 ) -> _Handled:
+    """A refund that succeeded, failed or was canceled, against what it became so far."""
+    ref, now = r.given.id, runtime.clock()
+    # Locked until the end: every event about this refund waits here for the one before.
+    state, recorded_minor = await rows.refund_state(conn, tenant_id, STRIPE, ref, now)
+    if status == "succeeded":
+        if state == "seen":
+            return await _refund_succeeded(conn, runtime, r)
+        earlier = {
+            "recorded": "was recorded before",
+            "rejected": "was rejected before (listed)",
+            "failed": "failed earlier: this older report changes nothing",
+        }[state]
+        kept = r.refund_id if state == "recorded" else None
+        return _Handled("ignored", f"refund {ref} {earlier}", r.payment_id, kept)
+    if state == "failed":
+        return _Handled("ignored", f"refund {ref}'s failure was handled before", r.payment_id)
+    await rows.set_refund_state(conn, STRIPE, ref, "failed", now)
+    if state != "recorded" or recorded_minor is None:
+        return _Handled("ignored", f"refund {ref} is {status}; nothing was refunded", r.payment_id)
+    return await _refund_undone(conn, runtime, r, recorded_minor)
+
+
+async def _refund_succeeded(conn: Connection, runtime: Runtime, r: _Reported) -> _Handled:
+    handled = await _refund_applied(conn, runtime, r)
+    state: RefundState = "recorded" if handled.outcome == "applied" else "rejected"
+    amount = handled.amount_minor if state == "recorded" else None
+    now = runtime.clock()
+    await rows.set_refund_state(conn, STRIPE, r.given.id, state, now, r.refund_id, amount)
+    return handled
+
+
+async def _refund_applied(conn: Connection, runtime: Runtime, r: _Reported) -> _Handled:
+    given, payment_id = r.given, r.payment_id
     payment = await payment_rows.payment(conn, payment_id)
     if payment is None:
         missing = f"no payment for payment intent {given.payment_intent}"
-        if _age_s(runtime, event) < UNMATCHED_AFTER_S:
+        if _age_s(runtime, r.event) < UNMATCHED_AFTER_S:
             # Its payment_intent.succeeded may not be here yet: Stripe does not keep order.
+            # Raised, so the transaction (and the refund's row) is undone and Stripe retries.
             raise PaymentNotFound(missing)
         return _Handled("rejected", f"{missing} an hour after the refund")
     currency = given.currency.upper()
@@ -187,10 +234,42 @@ async def _refund_succeeded(  # noqa: PLR0917
     reason = f"Stripe {given.id}" + (f": {given.reason}" if given.reason else "")
     try:
         async with savepoint(conn, "stripe_refund"):
-            await refund(conn, runtime, payment_id, amount, reason, refund_id)
+            await refund(conn, runtime, payment_id, amount, reason, r.refund_id)
     except RefundRefused as exc:
         return _Handled("rejected", f"refund {given.id}: {exc.detail}", payment_id)
-    return _Handled("applied", payment_id=payment_id, refund_id=refund_id)
+    return _Handled("applied", payment_id=payment_id, refund_id=r.refund_id, amount_minor=amount)
+
+
+async def _refund_undone(
+    conn: Connection, runtime: Runtime, r: _Reported, amount_minor: int
+) -> _Handled:
+    """A recorded refund failed at Stripe: the money is back in the tenant's Stripe balance,
+    so it is paid onto the invoice again (the excess, if the invoice owes less now, to the
+    client's credit balance), as a payment of its own, published like any other."""
+    refunded = await payment_rows.payment(conn, r.payment_id)
+    assert refunded is not None  # it was refunded, so it is stored
+    tenant_id, ref = refunded.tenant_id, r.given.id
+    cmd = RecordPayment(
+        tenant_id=tenant_id,
+        payment_id=reversal_uuid(tenant_id, STRIPE, ref),
+        invoice_id=refunded.invoice_id,
+        amount_minor=amount_minor,
+        currency=refunded.currency,
+        method=refunded.method,
+        received_at=datetime.fromtimestamp(r.event.created, UTC),
+        reference=ref,
+        notes=f"Stripe {r.event.id}: refund {ref} failed after it was recorded",
+        status="succeeded",
+        excess="credit_balance",
+    )
+    back = await record_payment(conn, runtime, cmd)
+    return _Handled(
+        "applied",
+        f"refund {ref} failed after it was recorded: its {amount_minor} is paid back onto "
+        f"the invoice by payment {back.id}",
+        back.id,
+        r.refund_id,
+    )
 
 
 def _age_s(runtime: Runtime, event: StripeEvent) -> float:
