@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from contracts.registry import build_event, decode_event
+from payments.db import payments as payment_rows
 from payments.handlers import payments as handlers
 from payments.messaging.consumers import on_invoices_issued
 from servicekit.db import in_tenant_transaction
@@ -367,6 +368,30 @@ async def test_a_payment_retried_after_its_commit_records_nothing_twice(
     )
     assert dict(rows[0]) == {"payments": 1, "refunds": 1, "paid": 2000, "credit": 2000}
     assert len(await received(payments, invoice_id, 2)) == 1
+
+
+async def test_a_refund_stored_already_is_never_moved_twice(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    """`take_back`'s own guard, under its callers' checks: a second take-back with a stored
+    refund's id fails its transaction rather than count the money twice."""
+    invoice_id = await payments.invoice(tenant_id, 3000)
+    runtime = payments.runtime
+    async with payments.http(tenant_id) as http:
+        paid = (await http.post("/v1/payments", json=pay(invoice_id, 3000))).json()
+    taken = handlers.TakeBack(uuid.uuid4(), 500, None, "client", uuid.uuid4(), uuid.uuid4())
+
+    async def take(conn: Any) -> Any:
+        payment = await payment_rows.payment(conn, uuid.UUID(paid["id"]), lock=True)
+        return await handlers.take_back(conn, payment, taken, datetime.now(UTC))
+
+    await in_tenant_transaction(runtime.require_pool(), tenant_id, take)
+    with pytest.raises(RuntimeError, match="is stored already"):
+        await in_tenant_transaction(runtime.require_pool(), tenant_id, take)
+    assert await payments.paid_minor(tenant_id, invoice_id) == 2500
+    async with payments.http(tenant_id) as http:
+        after = (await http.get(f"/v1/payments/{paid['id']}")).json()
+    assert after["refunded_minor"] == 500
 
 
 async def test_a_batch_of_issues_records_each_receivable_once(

@@ -123,19 +123,22 @@ async def insert_refund(  # noqa: PLR0917
     reason: str | None,
     now: datetime,
     destination: RefundDestination = "client",
-) -> None:
-    await conn.execute(
-        "INSERT INTO refunds (tenant_id, id, payment_id, invoice_id, amount_minor, reason, "
-        "created_at, destination) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT DO NOTHING",
-        tenant_id,
-        refund_id,
-        payment.id,
-        payment.invoice_id,
-        amount_minor,
-        reason,
-        now,
-        destination,
+) -> bool:
+    """False when a refund of this id is stored already."""
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO refunds (tenant_id, id, payment_id, invoice_id, amount_minor, reason, "
+            "created_at, destination) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            tenant_id,
+            refund_id,
+            payment.id,
+            payment.invoice_id,
+            amount_minor,
+            reason,
+            now,
+            destination,
+        )
     )
 
 

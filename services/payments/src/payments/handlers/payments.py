@@ -230,11 +230,14 @@ async def take_back(conn: Connection, payment: Payment, t: TakeBack, now: dateti
         version=payment.version + 1,
         updated_at=now,
     )
-    await rows.update_payment(conn, refunded)
-    await rows.insert_refund(
+    if not await rows.insert_refund(
         conn, payment.tenant_id, t.refund_id, payment, t.amount_minor, t.reason, now,
         t.destination,
-    )  # fmt: skip
+    ):  # fmt: skip
+        # Every caller finds a stored refund first (under the locks); moving its money again
+        # would count it twice, so the transaction fails instead.
+        raise RuntimeError(f"refund {t.refund_id} is stored already")
+    await rows.update_payment(conn, refunded)
     await rows.add_paid(conn, payment.invoice_id, -t.amount_minor)
     if t.destination == "credit_balance":
         await rows.add_credit(
