@@ -23,6 +23,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 _VERSION = "v1"
 _NONCE_BYTES = 12  # GCM's standard nonce; random per value (2^-32 collision at 2^32 values)
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Checked before decoding: the decoder drops characters outside its alphabet without a word,
+# so a mistyped key (a stray space, a `!`) would pass for a valid one.
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 class SealingError(ValueError):
@@ -54,7 +57,9 @@ class Sealer:
             if key_id in keys:
                 raise SealingError(f"key id {key_id!r} is listed twice")
             try:
-                raw = _b64decode(encoded)
+                if not _BASE64URL.fullmatch(encoded):
+                    raise ValueError(encoded)
+                raw = _b64decode(encoded.rstrip("="))
             except ValueError:
                 raise SealingError(f"key {key_id!r} is not base64url") from None
             if len(raw) != 32:
@@ -71,9 +76,10 @@ class Sealer:
         return f"{_VERSION}.{self.current}.{payload}"
 
     def open(self, sealed: str, context: bytes) -> str:
-        version, key_id, payload = [*sealed.split("."), "", ""][:3]
-        if version != _VERSION:
+        parts = sealed.split(".")
+        if len(parts) != 3 or parts[0] != _VERSION or not _BASE64URL.fullmatch(parts[2]):
             raise SealingError("not a sealed value")
+        _, key_id, payload = parts
         key = self.keys.get(key_id)
         if key is None:
             raise SealingError(f"sealed with key {key_id!r}, which the settings do not list")

@@ -11,7 +11,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
@@ -28,6 +28,7 @@ from servicekit.localinfra.bootstrap import bootstrap_database
 from servicekit.localinfra.catalog import by_name, repo_root
 from servicekit.localinfra.kafka import KafkaHandle, start_kafka
 from servicekit.localinfra.postgres import PostgresCluster
+from servicekit.sealing import new_key
 from servicekit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -41,6 +42,8 @@ class Infra:
     database: str
     private_key: str
     public_key: str
+    # Seals provider secrets in every service under test that keeps some (payments).
+    sealing_key: str = field(default_factory=new_key)
 
     def dsn(self, service: str) -> str:
         return self.cluster.dsn(service, by_name(service).password(), self.database)
@@ -66,6 +69,8 @@ class Infra:
         }
         if by_name(name).database:
             values["database_url"] = self.dsn(name)
+        if "secret_keys" in cls.model_fields:
+            values["secret_keys"] = f"test:{self.sealing_key}"
         values.update(overrides)
         return cls(**values)
 
@@ -233,8 +238,8 @@ def check_settings_prefix(
     own = f"{name.upper()}_"
     fields = ("HTTP_PORT", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "LOG_LEVEL")
     for prefix in (own, other_prefix, ""):
-        for field in fields:
-            monkeypatch.delenv(prefix + field, raising=False)
+        for name_ in fields:
+            monkeypatch.delenv(prefix + name_, raising=False)
     defaults = settings_cls()
     assert (defaults.service_name, defaults.http_port) == (name, default_port)
     assert defaults.database_url is None

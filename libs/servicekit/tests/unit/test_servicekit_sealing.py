@@ -36,8 +36,9 @@ def test_a_sealed_value_does_not_open_elsewhere_or_altered() -> None:
         sealer.open(flipped, HERE)
     with pytest.raises(SealingError, match="does not open"):
         Sealer.from_setting(f"k1:{OLD}").open(sealed, HERE)  # same id, another key
-    with pytest.raises(SealingError, match="not a sealed value"):
-        sealer.open("whsec_abc", HERE)
+    for mangled in ("whsec_abc", sealed + ".x", sealed[:10] + " " + sealed[10:]):
+        with pytest.raises(SealingError, match="not a sealed value"):
+            sealer.open(mangled, HERE)
 
 
 def test_keys_roll_the_first_seals_and_every_listed_one_opens() -> None:
@@ -64,6 +65,8 @@ def test_keys_roll_the_first_seals_and_every_listed_one_opens() -> None:
         (f"{'k' * 33}:{NEW}", "its id must be"),
         ("k1:c2hvcnQ", "is 5 bytes, not 32"),
         ("k1:not base64!", "is not base64url"),
+        (f"k1:{NEW[:20]}+/{NEW[22:]}", "is not base64url"),  # standard base64's alphabet
+        (f"k1:{NEW[:20]} {NEW[20:]}", "is not base64url"),
     ],
 )
 def test_an_unusable_keys_setting_is_refused(setting: str, why: str) -> None:

@@ -397,6 +397,9 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
             unknown_intent, 100, refund_id="re_old", created=int(time.time()) - 3601
         ),
         "charge.refunded from an old endpoint": json.dumps(old_version),
+        "charge.refund.updated, read as refund.updated": refund_event(
+            intent, 300, refund_id="re_cru", status="pending", type="charge.refund.updated"
+        ),
         "charge.refunded from a new endpoint": json.dumps(new_version),
     }
     async with as_provider(payments, tenant_id) as hook:
@@ -422,9 +425,13 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
         ),
         "charge.refunded from an old endpoint": (
             "rejected",
-            "this endpoint's API version 2024-06-20 sends refunds of charges only as "
-            "charge.refunded, which names no refund to apply: record the refund by hand and "
-            "move the endpoint to 2024-10-28 or later, which sends refund.* events",
+            "this endpoint's API version (2024-06-20) reports refunds of charges as "
+            "charge.refunded, which names no refund to apply: move the endpoint to 2024-10-28 "
+            "or later (refund.* events) and settle this one by hand",
+        ),
+        "charge.refund.updated, read as refund.updated": (
+            "ignored",
+            "refund re_cru is pending; recorded if it succeeds",
         ),
         "charge.refunded from a new endpoint": ("ignored", "charge.refunded events are not used"),
     }
@@ -502,8 +509,11 @@ async def test_a_failed_refund_never_takes_money_and_one_failing_later_pays_it_b
         1500,
         second,
     )
-    refunds = await published(payments, "payment-refunded", invoice_id, 3)
-    paid_in = await published(payments, "payment-received", invoice_id, 4)
+    # The race's winner decides how many events there are: its refund and payback, or none.
+    raced_too = len(found) == 3
+    refunds = await published(payments, "payment-refunded", invoice_id, 1 + raced_too)
+    paid_in = await published(payments, "payment-received", invoice_id, 2 + raced_too)
+    assert (len(refunds), len(paid_in)) == (1 + raced_too, 2 + raced_too)
     # Money out less money back: what each race left behind nets to zero.
     assert sum(e.amount_minor for e in paid_in) - sum(e.amount_minor for e in refunds) == 5000
     assert found[payment_id]["refunded_minor"] == sum(e.amount_minor for e in refunds)

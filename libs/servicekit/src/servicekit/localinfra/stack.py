@@ -71,8 +71,13 @@ class Credentials:
                 payments_secret_key=new_key(),
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(creds.__dict__))
-        path.chmod(0o600)
+        # Written whole or not at all, and never readable by others: it holds the sealing key
+        # of every stored webhook secret.
+        staged = path.with_suffix(".tmp")
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(creds.__dict__))
+        os.replace(staged, path)
         return creds
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from uuid import UUID
 
@@ -16,6 +17,8 @@ from payments.domain.providers import (
 from servicekit import rows
 from servicekit.db import Connection
 from servicekit.sealing import Sealer, SealingError
+
+log = logging.getLogger(__name__)
 
 EVENTS = "provider_events"
 
@@ -36,8 +39,12 @@ def _opened(found: asyncpg.Record, sealer: Sealer) -> StripeSettings:
         try:
             secret = sealer.open(sealed, secret_context(found["tenant_id"]))
         except SealingError as exc:
+            # The why (key ids) goes to the log only: the webhook answers anyone.
+            tenant = str(found["tenant_id"])
+            log.error("provider secret unreadable", extra={"tenant": tenant, "why": str(exc)})
             raise SecretUnreadable(
-                f"{exc}: list that key in PAYMENTS_SECRET_KEYS, or set the secret again"
+                "the stored secret does not open with this service's keys; an operator must "
+                "list its key in PAYMENTS_SECRET_KEYS, or the tenant set the secret again"
             ) from None
     return StripeSettings(found["tenant_id"], secret, found["version"], found["updated_at"])
 
@@ -86,8 +93,10 @@ async def reseal(conn: Connection, sealer: Sealer) -> bool:
         return False
     opened = _opened(found, sealer)
     await conn.execute(
-        "UPDATE stripe_settings SET webhook_secret = NULL, webhook_secret_sealed = $1",
+        "UPDATE stripe_settings SET webhook_secret = NULL, webhook_secret_sealed = $1 "
+        "WHERE tenant_id = $2",
         sealer.seal(opened.webhook_secret, secret_context(opened.tenant_id)),
+        opened.tenant_id,
     )
     return True
 
@@ -131,6 +140,7 @@ async def refund_state(
 
 async def set_refund_state(  # noqa: PLR0917
     conn: Connection,
+    tenant_id: UUID,
     provider: str,
     refund_ref: str,
     state: RefundState,
@@ -141,11 +151,12 @@ async def set_refund_state(  # noqa: PLR0917
     await conn.execute(
         "UPDATE provider_refunds SET state = $3, updated_at = $4, "
         "refund_id = coalesce($5, refund_id), amount_minor = coalesce($6, amount_minor) "
-        "WHERE provider = $1 AND refund_ref = $2",
+        "WHERE tenant_id = $7 AND provider = $1 AND refund_ref = $2",
         provider,
         refund_ref,
         state,
         now,
         refund_id,
         amount_minor,
+        tenant_id,
     )

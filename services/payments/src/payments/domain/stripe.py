@@ -34,10 +34,12 @@ PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 # first says `succeeded` records it; `refund.failed` comes when a refund could not be paid.
 REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
 # Refunds of charges (every card refund) come as `refund.*` events only from this API version
-# (2024-10-28.acacia); an endpoint on an older one sends only these, which we cannot apply
-# (`charge.refunded` carries no refund id): they are listed for a person to record.
+# (2024-10-28.acacia). An endpoint on an older one reports them as `charge.refunded` (a Charge,
+# no refund id since 2022-11-15: listed for a person) and, for some payment methods,
+# `charge.refund.updated` (a Refund object, handled as `refund.updated`).
 REFUND_EVENTS_SINCE = "2024-10-28"
-CHARGE_REFUND_EVENTS = frozenset(["charge.refunded", "charge.refund.updated"])
+CHARGE_REFUNDED = "charge.refunded"
+CHARGE_REFUND_UPDATED = "charge.refund.updated"
 # Metadata the integrating team sets on the PaymentIntent to say which invoice it pays.
 INVOICE_METADATA = "billstream_invoice_id"
 

@@ -234,8 +234,9 @@ async def take_back(conn: Connection, payment: Payment, t: TakeBack, now: dateti
         conn, payment.tenant_id, t.refund_id, payment, t.amount_minor, t.reason, now,
         t.destination,
     ):  # fmt: skip
-        # Every caller finds a stored refund first (under the locks); moving its money again
-        # would count it twice, so the transaction fails instead.
+        # Every caller makes sure first that this refund is new (a refund looks for its id
+        # under the locks; a void or a credit note records its cause once): moving the money
+        # again would count it twice, so the transaction fails instead.
         raise RuntimeError(f"refund {t.refund_id} is stored already")
     await rows.update_payment(conn, refunded)
     await rows.add_paid(conn, payment.invoice_id, -t.amount_minor)

@@ -1,8 +1,11 @@
 """The key that seals providers' webhook secrets, and sealing what is still in clear.
 
 At start, every secret stored in clear (set before sealing existed) or sealed by a key that
-is no longer the first of `PAYMENTS_SECRET_KEYS` is sealed again by the current key, so a
-key roll is: list the new key first, restart, then drop the old one.
+is no longer the first of `PAYMENTS_SECRET_KEYS` is sealed again by the current key. A roll
+therefore takes three deployments (decision 41): the new key listed second everywhere (it
+opens, seals nothing), then first (replicas seal under it), then the old key dropped once no
+row names it. Listing it first at once would let a replica still on the old list find
+secrets it cannot open.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ async def sealing(runtime: Runtime) -> AsyncIterator[None]:
     the start), then the secrets sealed again where needed."""
     settings = runtime.settings
     assert isinstance(settings, PaymentsSettings)
-    if settings.secret_keys:
-        sealer = Sealer.from_setting(settings.secret_keys)
+    if settings.secret_keys is not None:
+        sealer = Sealer.from_setting(settings.secret_keys.get_secret_value())
         runtime.state[_STATE] = sealer
         if runtime.pool is not None:
             await reseal_all(runtime.pool, sealer)

@@ -9,11 +9,13 @@ that is not whole minor units) is recorded as rejected, answered 2xx, and listed
 person to settle: no money Stripe took goes unrecorded.
 
 A refund made in Stripe becomes a refund of the payment its PaymentIntent made, once one of
-its events says it succeeded (a pending one waits for `refund.updated`). Its id comes from
-Stripe's, so `refund.created` and `refund.updated` both saying succeeded refund once. One that
-cannot apply (more than the payment still has on its invoice: Stripe refunds what went to
-credit balance too; another currency) is rejected and listed, as is a refund that fails after
-it was recorded: Stripe gets its money back, and a person decides what the invoice owes.
+its events says it succeeded (a pending one waits for `refund.updated`). Every event about one
+Stripe refund first locks that refund's `provider_refunds` row, which keeps what it became:
+a second "succeeded" records nothing, a failure seen first makes a late "succeeded" change
+nothing, and a failure after it was recorded pays its amount back onto the invoice (the money
+is in the tenant's Stripe balance again). One that cannot apply (more than the payment still
+has on its invoice, as Stripe does not know what of it went to credit balance; another
+currency) is rejected and listed.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from payments.domain.providers import (
     reversal_uuid,
 )
 from payments.domain.stripe import (
-    CHARGE_REFUND_EVENTS,
+    CHARGE_REFUND_UPDATED,
+    CHARGE_REFUNDED,
     INVOICE_METADATA,
     PAYMENT_SUCCEEDED,
     REFUND_EVENTS,
@@ -119,12 +122,16 @@ async def _handle(
         return await _pay(conn, runtime, tenant_id, event)
     if event.type in REFUND_EVENTS:
         return await _refund(conn, runtime, tenant_id, event)
-    if event.type in CHARGE_REFUND_EVENTS and not event.sends_refund_events:
+    if event.type == CHARGE_REFUND_UPDATED:
+        # A Refund object like refund.updated's, sent to endpoints of every version.
+        return await _refund(conn, runtime, tenant_id, event)
+    if event.type == CHARGE_REFUNDED and not event.sends_refund_events:
+        version = event.api_version or f"before {REFUND_EVENTS_SINCE}"
         return _Handled(
             "rejected",
-            f"this endpoint's API version {event.api_version} sends refunds of charges only as "
-            f"{event.type}, which names no refund to apply: record the refund by hand and move "
-            f"the endpoint to {REFUND_EVENTS_SINCE} or later, which sends refund.* events",
+            f"this endpoint's API version ({version}) reports refunds of charges as "
+            f"charge.refunded, which names no refund to apply: move the endpoint to "
+            f"{REFUND_EVENTS_SINCE} or later (refund.* events) and settle this one by hand",
         )
     return _Handled("ignored", f"{event.type} events are not used")
 
@@ -162,18 +169,20 @@ async def _refund(
             return _Handled("ignored", f"refund {given.id} is {status}; it names no payment intent")
         return _Handled("rejected", f"refund {given.id} names no payment intent")
     reported = _Reported(
+        tenant_id,
         event,
         given,
         payment_uuid(tenant_id, STRIPE, given.payment_intent),
         refund_uuid(tenant_id, STRIPE, given.id),
     )
-    return await _refund_reported(conn, runtime, tenant_id, reported, status)
+    return await _refund_reported(conn, runtime, reported, status)
 
 
 @dataclass(frozen=True, slots=True)
 class _Reported:
     """A `refund.*` event's refund, with the payment and refund it maps to here."""
 
+    tenant_id: UUID
     event: StripeEvent
     given: StripeRefund
     payment_id: UUID
@@ -181,12 +190,15 @@ class _Reported:
 
 
 async def _refund_reported(
-    conn: Connection, runtime: Runtime, tenant_id: UUID, r: _Reported, status: str
+    conn: Connection, runtime: Runtime, r: _Reported, status: str
 ) -> _Handled:
     """A refund that succeeded, failed or was canceled, against what it became so far."""
     ref, now = r.given.id, runtime.clock()
     # Locked until the end: every event about this refund waits here for the one before.
-    state, recorded_minor = await rows.refund_state(conn, tenant_id, STRIPE, ref, now)
+    state, recorded_minor = await rows.refund_state(conn, r.tenant_id, STRIPE, ref, now)
+    if state == "seen" and (stored := await payment_rows.refund_amount(conn, r.refund_id)):
+        # Recorded before refunds had their row here (migration 0008).
+        state, recorded_minor = "recorded", stored
     if status == "succeeded":
         if state == "seen":
             return await _refund_succeeded(conn, runtime, r)
@@ -199,7 +211,7 @@ async def _refund_reported(
         return _Handled("ignored", f"refund {ref} {earlier}", r.payment_id, kept)
     if state == "failed":
         return _Handled("ignored", f"refund {ref}'s failure was handled before", r.payment_id)
-    await rows.set_refund_state(conn, STRIPE, ref, "failed", now)
+    await rows.set_refund_state(conn, r.tenant_id, STRIPE, ref, "failed", now)
     if state != "recorded" or recorded_minor is None:
         return _Handled("ignored", f"refund {ref} is {status}; nothing was refunded", r.payment_id)
     return await _refund_undone(conn, runtime, r, recorded_minor)
@@ -210,7 +222,9 @@ async def _refund_succeeded(conn: Connection, runtime: Runtime, r: _Reported) ->
     state: RefundState = "recorded" if handled.outcome == "applied" else "rejected"
     amount = handled.amount_minor if state == "recorded" else None
     now = runtime.clock()
-    await rows.set_refund_state(conn, STRIPE, r.given.id, state, now, r.refund_id, amount)
+    await rows.set_refund_state(
+        conn, r.tenant_id, STRIPE, r.given.id, state, now, r.refund_id, amount
+    )
     return handled
 
 
@@ -248,7 +262,7 @@ async def _refund_undone(
     client's credit balance), as a payment of its own, published like any other."""
     refunded = await payment_rows.payment(conn, r.payment_id)
     assert refunded is not None  # it was refunded, so it is stored
-    tenant_id, ref = refunded.tenant_id, r.given.id
+    tenant_id, ref = r.tenant_id, r.given.id
     cmd = RecordPayment(
         tenant_id=tenant_id,
         payment_id=reversal_uuid(tenant_id, STRIPE, ref),
