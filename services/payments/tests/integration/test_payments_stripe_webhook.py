@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -443,6 +444,20 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
     assert payment["refunded_minor"] == 0
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     assert len(listed) == 5
+    # Reconciliation lists them too, tenant-wide, for the day they came.
+    today = str(datetime.now(UTC).date())
+    period = {"period_start": today, "period_end": today}
+    async with payments.http(tenant_id) as http:
+        whole = (await http.get("/v1/reconciliation", params=period)).json()
+        one_client = (
+            await http.get("/v1/reconciliation", params={**period, "client_id": str(CLIENT)})
+        ).json()
+    unsettled = whole["unsettled_provider_events"]
+    assert sorted(e["event_id"] for e in unsettled) == sorted(e["event_id"] for e in listed)
+    assert "refund re_all: at most 5000 of this payment can be refunded" in {
+        e["detail"] for e in unsettled
+    }
+    assert one_client["unsettled_provider_events"] == []
     assert await published(payments, "payment-refunded", invoice_id, 1) == []
 
 

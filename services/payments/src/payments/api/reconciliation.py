@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from payments.db import reconciliation as rows
 from servicekit.api import Reader, RuntimeDep
@@ -53,11 +53,25 @@ class Mismatch(BaseModel):
     reasons: list[str]
 
 
+class UnsettledProviderEvent(BaseModel):
+    id: UUID
+    provider: str
+    event_id: str
+    type: str
+    detail: str | None
+    created_at: AwareDatetime
+
+
 class ReconciliationOut(BaseModel):
     period_start: date
     period_end: date
     clients: list[ClientTotals]
     mismatches: list[Mismatch] = Field(description="Invoices whose money does not add up.")
+    unsettled_provider_events: list[UnsettledProviderEvent] = Field(
+        description="Provider events of the period that report money but could not be "
+        "applied (`rejected`, with why): to settle by hand. Tenant-wide, so empty when "
+        "`client_id` is given (such an event names no client we know)."
+    )
 
 
 @router.get("/v1/reconciliation", response_model=ReconciliationOut)
@@ -70,8 +84,9 @@ async def reconcile(
     ],
     client_id: UUID | None = None,
 ) -> ReconciliationOut:
-    """Per client and currency over UTC days `period_start`..`period_end`, and every invoice
-    of the period whose money does not add up (there should be none)."""
+    """Per client and currency over UTC days `period_start`..`period_end`, every invoice of
+    the period whose money does not add up (there should be none), and the provider events
+    of the period that reported money no invoice or balance here holds."""
     if period_end < period_start:
         raise FieldInvalid("period_end", "is before period_start")
     start = datetime.combine(period_start, time(0), tzinfo=UTC)
@@ -79,9 +94,11 @@ async def reconcile(
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         totals = await rows.totals(conn, start, end, client_id)
         mismatches = await rows.mismatches(conn, start, end, client_id)
+        unsettled = [] if client_id else await rows.unsettled_provider_events(conn, start, end)
     return ReconciliationOut(
         period_start=period_start,
         period_end=period_end,
         clients=[ClientTotals(**t) for t in totals],
         mismatches=[Mismatch(**m) for m in mismatches],
+        unsettled_provider_events=[UnsettledProviderEvent(**e) for e in unsettled],
     )

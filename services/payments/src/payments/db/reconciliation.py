@@ -116,3 +116,18 @@ async def mismatches(
         row["reasons"] = reasons
         found.append(row)
     return found
+
+
+async def unsettled_provider_events(
+    conn: Connection, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Verified provider events of the period that moved no money although they report some
+    (outcome `rejected`): money a provider took or gave back that is on no invoice here."""
+    found = await conn.fetch(
+        "SELECT id, provider, event_id, type, detail, created_at FROM provider_events "
+        "WHERE outcome = 'rejected' AND created_at >= $1 AND created_at < $2 "
+        "ORDER BY created_at, id",
+        start,
+        end,
+    )
+    return [dict(r) for r in found]
