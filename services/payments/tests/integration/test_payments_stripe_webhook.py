@@ -91,6 +91,22 @@ def refund_event(
     return stripe_event(type, refund, event_id=None, created=created)
 
 
+def dispute_event(intent_id: str, amount: int, *, dispute_id: str, type: str) -> str:
+    """A `charge.dispute.*` event as Stripe sends it, trimmed as `intent_event`."""
+    dispute = {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": amount,
+        "charge": f"ch_{uuid.uuid4().hex[:24]}",
+        "currency": "eur",
+        "is_charge_refundable": False,
+        "payment_intent": intent_id,
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    return stripe_event(type, dispute, event_id=None, created=None)
+
+
 def signed(payload: str, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
     header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=at)
     return {"Stripe-Signature": header, "Content-Type": "application/json"}
@@ -374,7 +390,8 @@ async def test_a_refund_made_in_stripe_refunds_its_payment_once(
     assert payment["refunded_minor"] == 2000
     assert await payments.paid_minor(tenant_id, invoice_id) == 3000
     [event] = await published(payments, "payment-refunded", invoice_id, 2)
-    assert (event.amount_minor, event.reason) == (2000, f"Stripe {re}: requested_by_customer")
+    assert event.amount_minor == 2000
+    assert event.reason == f"Stripe refund {re}: requested_by_customer"
     assert str(event.refund_id) == applied["event"]["refund_id"]
 
 
@@ -532,3 +549,37 @@ async def test_a_failed_refund_never_takes_money_and_one_failing_later_pays_it_b
     # Money out less money back: what each race left behind nets to zero.
     assert sum(e.amount_minor for e in paid_in) - sum(e.amount_minor for e in refunds) == 5000
     assert found[payment_id]["refunded_minor"] == sum(e.amount_minor for e in refunds)
+
+
+async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_back(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    dp = f"dp_{uuid.uuid4().hex[:24]}"
+    opened = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.created")
+    withdrawn = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.funds_withdrawn")
+    again = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.funds_withdrawn")
+    reinstated = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.funds_reinstated")
+    async with as_provider(payments, tenant_id) as hook:
+        events = []
+        for p in (opened, withdrawn, again):
+            r = await hook.post(WEBHOOK, content=p, headers=signed(p))
+            assert r.status_code == 200, r.text
+            events.append(r.json()["event"])
+        during = await payments.paid_minor(tenant_id, invoice_id)
+        won = (await hook.post(WEBHOOK, content=reinstated, headers=signed(reinstated))).json()
+    assert [(e["outcome"], e["detail"]) for e in events] == [
+        ("ignored", "charge.dispute.created events are not used"),
+        ("applied", None),
+        ("ignored", f"dispute {dp} was recorded before"),
+    ]
+    assert during == 3000
+    assert won["event"]["outcome"] == "applied"
+    assert won["event"]["detail"].startswith(
+        f"dispute {dp} was decided for the tenant: Stripe reinstated the funds: its 2000"
+    )
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+    [taken] = await published(payments, "payment-refunded", invoice_id, 2)
+    assert (taken.amount_minor, taken.reason) == (2000, f"Stripe dispute {dp}: fraudulent")
+    assert str(taken.payment_id) == payment_id

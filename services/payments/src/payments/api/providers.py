@@ -131,7 +131,8 @@ async def stripe_webhook(
     `payment.refunded`; its payment not known yet is 404 for an hour, like an invoice); one
     for more than the payment has left is `rejected`; one failing after it was recorded pays
     its amount back onto the invoice, and one failing first keeps a late success from moving
-    money.
+    money. A dispute's `charge.dispute.funds_withdrawn` and `charge.dispute.funds_reinstated`
+    move its money the same way.
     Other types are recorded as ignored. A redelivered event changes nothing
     (`duplicate: true`)."""
     body = await request.body()

@@ -40,6 +40,14 @@ REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
 REFUND_EVENTS_SINCE = "2024-10-28"
 CHARGE_REFUNDED = "charge.refunded"
 CHARGE_REFUND_UPDATED = "charge.refund.updated"
+# A dispute moves money twice at most: Stripe takes the disputed amount from the balance, and
+# gives it back if the dispute is decided for the tenant. Each is handled as a refund that
+# succeeded and one that failed after it was recorded; other `charge.dispute.*` events move
+# nothing (Stripe's dispute fee is not invoice money: not recorded).
+DISPUTE_MONEY_EVENTS = {
+    "charge.dispute.funds_withdrawn": "succeeded",
+    "charge.dispute.funds_reinstated": "failed",
+}
 # Metadata the integrating team sets on the PaymentIntent to say which invoice it pays.
 INVOICE_METADATA = "billstream_invoice_id"
 

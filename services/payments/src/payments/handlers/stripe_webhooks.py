@@ -48,6 +48,7 @@ from payments.domain.providers import (
 from payments.domain.stripe import (
     CHARGE_REFUND_UPDATED,
     CHARGE_REFUNDED,
+    DISPUTE_MONEY_EVENTS,
     INVOICE_METADATA,
     PAYMENT_SUCCEEDED,
     REFUND_EVENTS,
@@ -120,7 +121,7 @@ async def _handle(
 ) -> _Handled:
     if event.type == PAYMENT_SUCCEEDED:
         return await _pay(conn, runtime, tenant_id, event)
-    if event.type in REFUND_EVENTS:
+    if event.type in REFUND_EVENTS or event.type in DISPUTE_MONEY_EVENTS:
         return await _refund(conn, runtime, tenant_id, event)
     if event.type == CHARGE_REFUND_UPDATED:
         # A Refund object like refund.updated's, sent to endpoints of every version.
@@ -155,38 +156,50 @@ async def _pay(conn: Connection, runtime: Runtime, tenant_id: UUID, event: Strip
 async def _refund(
     conn: Connection, runtime: Runtime, tenant_id: UUID, event: StripeEvent
 ) -> _Handled:
+    """A refund's or a dispute's money leaving (`succeeded`) or coming back (`failed`)."""
+    kind = "dispute" if event.type in DISPUTE_MONEY_EVENTS else "refund"
     try:
+        # A Dispute has the fields read here under the same names as a Refund.
         given = StripeRefund.model_validate(event.data.object)
     except pydantic.ValidationError as exc:
-        return _Handled("rejected", f"refund {_problem(exc)}")
-    status = "failed" if event.type == "refund.failed" else given.status
+        return _Handled("rejected", f"{kind} {_problem(exc)}")
+    status = DISPUTE_MONEY_EVENTS.get(event.type) or (
+        "failed" if event.type == "refund.failed" else given.status
+    )
     if status not in {"succeeded", "failed", "canceled"}:
         return _Handled(
             "ignored", f"refund {given.id} is {status or 'without status'}; recorded if it succeeds"
         )
     if given.payment_intent is None:
         if status != "succeeded":
-            return _Handled("ignored", f"refund {given.id} is {status}; it names no payment intent")
-        return _Handled("rejected", f"refund {given.id} names no payment intent")
+            return _Handled("ignored", f"{kind} {given.id} is {status}; it names no payment intent")
+        return _Handled("rejected", f"{kind} {given.id} names no payment intent")
     reported = _Reported(
         tenant_id,
         event,
         given,
         payment_uuid(tenant_id, STRIPE, given.payment_intent),
         refund_uuid(tenant_id, STRIPE, given.id),
+        kind,
     )
     return await _refund_reported(conn, runtime, reported, status)
 
 
 @dataclass(frozen=True, slots=True)
 class _Reported:
-    """A `refund.*` event's refund, with the payment and refund it maps to here."""
+    """A `refund.*` event's refund (or a dispute's money), with the payment and refund it
+    maps to here."""
 
     tenant_id: UUID
     event: StripeEvent
     given: StripeRefund
     payment_id: UUID
     refund_id: UUID
+    kind: str  # "refund" or "dispute", for the details
+
+    @property
+    def named(self) -> str:
+        return f"{self.kind} {self.given.id}"
 
 
 async def _refund_reported(
@@ -208,12 +221,13 @@ async def _refund_reported(
             "failed": "failed earlier: this older report changes nothing",
         }[state]
         kept = r.refund_id if state == "recorded" else None
-        return _Handled("ignored", f"refund {ref} {earlier}", r.payment_id, kept)
+        return _Handled("ignored", f"{r.named} {earlier}", r.payment_id, kept)
     if state == "failed":
-        return _Handled("ignored", f"refund {ref}'s failure was handled before", r.payment_id)
+        back = "failure" if r.kind == "refund" else "reinstatement"
+        return _Handled("ignored", f"{r.named}'s {back} was handled before", r.payment_id)
     await rows.set_refund_state(conn, r.tenant_id, STRIPE, ref, "failed", now)
     if state != "recorded" or recorded_minor is None:
-        return _Handled("ignored", f"refund {ref} is {status}; nothing was refunded", r.payment_id)
+        return _Handled("ignored", f"{r.named} is {status}; nothing was refunded", r.payment_id)
     return await _refund_undone(conn, runtime, r, recorded_minor)
 
 
@@ -245,12 +259,12 @@ async def _refund_applied(conn: Connection, runtime: Runtime, r: _Reported) -> _
         amount = to_minor(given.amount, currency)
     except ValueError as exc:
         return _Handled("rejected", str(exc), payment_id)
-    reason = f"Stripe {given.id}" + (f": {given.reason}" if given.reason else "")
+    reason = f"Stripe {r.named}" + (f": {given.reason}" if given.reason else "")
     try:
         async with savepoint(conn, "stripe_refund"):
             await refund(conn, runtime, payment_id, amount, reason, r.refund_id)
     except RefundRefused as exc:
-        return _Handled("rejected", f"refund {given.id}: {exc.detail}", payment_id)
+        return _Handled("rejected", f"{r.named}: {exc.detail}", payment_id)
     return _Handled("applied", payment_id=payment_id, refund_id=r.refund_id, amount_minor=amount)
 
 
@@ -272,18 +286,24 @@ async def _refund_undone(
         method=refunded.method,
         received_at=datetime.fromtimestamp(r.event.created, UTC),
         reference=ref,
-        notes=f"Stripe {r.event.id}: refund {ref} failed after it was recorded",
+        notes=f"Stripe {r.event.id}: {r.named} {_UNDONE[r.kind]}",
         status="succeeded",
         excess="credit_balance",
     )
     back = await record_payment(conn, runtime, cmd)
     return _Handled(
         "applied",
-        f"refund {ref} failed after it was recorded: its {amount_minor} is paid back onto "
+        f"{r.named} {_UNDONE[r.kind]}: its {amount_minor} is paid back onto "
         f"the invoice by payment {back.id}",
         back.id,
         r.refund_id,
     )
+
+
+_UNDONE = {
+    "refund": "failed after it was recorded",
+    "dispute": "was decided for the tenant: Stripe reinstated the funds",
+}
 
 
 def _age_s(runtime: Runtime, event: StripeEvent) -> float:
