@@ -8,8 +8,9 @@ payments learns them from `invoice-issued` like in production. Each payment pays
 in full. BENCH_WARM_SECONDS (2) of payments at the same rate go first, unmeasured: every
 pooled connection has prepared its statements and the billing run's writes have settled
 (analyzed, and flushed to disk by a CHECKPOINT).
-Baseline, same run: raw asyncpg inserting a payment row and an outbox row per transaction
-from BENCH_RATE-paced tasks.
+Baselines, same run: raw asyncpg inserting a payment row and an outbox row per transaction
+from BENCH_RATE-paced tasks; and the broker hop alone (one record every 5 ms, the relay's
+producer settings, the services' fetch wait), the floor of "record sent -> invoicing's commit".
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import timedelta
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer
 
 from bench import billing_run, pg_statements
 from bench.cpu import cpu_seconds
@@ -31,6 +33,8 @@ from bench.schemas import migrate
 from bench.services import platform
 from bench.stats import open_loop, summary_ms
 from contracts.registry import decode_event
+from servicekit.consumer import ConsumerPolicy
+from servicekit.relay import new_producer
 from servicekit.testing import Infra, local_infra, read_topic
 
 RATE = float(os.environ.get("BENCH_RATE", "200"))
@@ -221,6 +225,50 @@ async def run(infra: Infra) -> None:
     print(
         f"  baseline raw asyncpg payment+outbox inserts: {base:.0f}/s; ratio {achieved / base:.2f}"
     )
+    print(
+        f"  baseline raw broker hop (relay's producer, services' fetch wait, nothing else "
+        f"running): {summary_ms(await raw_hop(infra))}"
+    )
+
+
+async def raw_hop(infra: Infra, count: int = 400) -> list[float]:
+    """Baseline of the hop: one record at a time, 5 ms apart, sent as the relay sends (its
+    producer, one batch per record) and read by a consumer fetching as the services do (no
+    group, their `fetch_max_wait_ms`); seconds from the append to `getmany` returning it."""
+    servers = infra.kafka.bootstrap_servers
+    topic = "payment-received.dlq"  # exists everywhere; read from the end, so only these
+    producer = new_producer(servers, "bench-hop")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=servers,
+        group_id=None,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=ConsumerPolicy().fetch_max_wait_ms,
+    )
+    await producer.start()
+    await consumer.start()
+    hops: list[float] = []
+    try:
+        await consumer.seek_to_end()
+        partitions = sorted(await producer.partitions_for(topic))
+
+        async def read() -> None:
+            while len(hops) < count:
+                got = await consumer.getmany(timeout_ms=200)
+                now = time.time()
+                hops.extend(now - float(r.value) for rs in got.values() for r in rs)
+
+        reader = asyncio.create_task(read())
+        for i in range(count):
+            batch = producer.create_batch()
+            batch.append(key=b"hop", value=repr(time.time()).encode(), timestamp=None)
+            await producer.send_batch(batch, topic, partition=partitions[i % len(partitions)])
+            await asyncio.sleep(0.005)
+        await asyncio.wait_for(reader, 30)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return hops
 
 
 async def baseline(infra: Infra, count: int) -> float:

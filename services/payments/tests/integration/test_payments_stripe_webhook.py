@@ -7,13 +7,14 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import stripe
 
+from payments.api import reconciliation as reconciliation_api
 from servicekit.identity import IDENTITY_HEADER, Identity
 
 from .conftest import CLIENT, Payments, published, received
@@ -91,7 +92,9 @@ def refund_event(
     return stripe_event(type, refund, event_id=None, created=created)
 
 
-def dispute_event(intent_id: str, amount: int, *, dispute_id: str, type: str) -> str:
+def dispute_event(
+    intent_id: str, amount: int, *, dispute_id: str, type: str, status: str = "needs_response"
+) -> str:
     """A `charge.dispute.*` event as Stripe sends it, trimmed as `intent_event`."""
     dispute = {
         "id": dispute_id,
@@ -102,7 +105,7 @@ def dispute_event(intent_id: str, amount: int, *, dispute_id: str, type: str) ->
         "is_charge_refundable": False,
         "payment_intent": intent_id,
         "reason": "fraudulent",
-        "status": "needs_response",
+        "status": status,
     }
     return stripe_event(type, dispute, event_id=None, created=None)
 
@@ -396,7 +399,7 @@ async def test_a_refund_made_in_stripe_refunds_its_payment_once(
 
 
 async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
-    payments: Payments, tenant_id: uuid.UUID
+    payments: Payments, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await configured(payments, tenant_id)
     # 1,000 of the 6,000 went to credit balance: only 5,000 can come off the invoice.
@@ -462,8 +465,11 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     assert len(listed) == 5
     # Reconciliation lists them too, tenant-wide, for the day they came.
-    today = str(datetime.now(UTC).date())
-    period = {"period_start": today, "period_end": today}
+    today = datetime.now(UTC).date()  # around it: the events may have come before midnight
+    period = {
+        "period_start": str(today - timedelta(days=1)),
+        "period_end": str(today + timedelta(days=1)),
+    }
     async with payments.http(tenant_id) as http:
         whole = (await http.get("/v1/reconciliation", params=period)).json()
         one_client = (
@@ -474,7 +480,14 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
     assert "refund re_all: at most 5000 of this payment can be refunded" in {
         e["detail"] for e in unsettled
     }
-    assert one_client["unsettled_provider_events"] == []
+    assert whole["more_unsettled_provider_events"] is False
+    assert one_client["unsettled_provider_events"] is None
+    monkeypatch.setattr(reconciliation_api, "UNSETTLED_SHOWN", 2)
+    async with payments.http(tenant_id) as http:
+        capped = (await http.get("/v1/reconciliation", params=period)).json()
+    assert len(capped["unsettled_provider_events"]) == 2
+    assert capped["more_unsettled_provider_events"] is True
+    assert capped["unsettled_provider_events"] == unsettled[:2]  # oldest first
     assert await published(payments, "payment-refunded", invoice_id, 1) == []
 
 
@@ -560,7 +573,9 @@ async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_b
     opened = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.created")
     withdrawn = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.funds_withdrawn")
     again = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.funds_withdrawn")
-    reinstated = dispute_event(intent, 2000, dispute_id=dp, type="charge.dispute.funds_reinstated")
+    reinstated = dispute_event(
+        intent, 2000, dispute_id=dp, type="charge.dispute.funds_reinstated", status="won"
+    )
     async with as_provider(payments, tenant_id) as hook:
         events = []
         for p in (opened, withdrawn, again):
@@ -577,9 +592,46 @@ async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_b
     assert during == 3000
     assert won["event"]["outcome"] == "applied"
     assert won["event"]["detail"].startswith(
-        f"dispute {dp} was decided for the tenant: Stripe reinstated the funds: its 2000"
+        f"dispute {dp} was won: Stripe reinstated the funds: its 2000"
     )
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     [taken] = await published(payments, "payment-refunded", invoice_id, 2)
     assert (taken.amount_minor, taken.reason) == (2000, f"Stripe dispute {dp}: fraudulent")
     assert str(taken.payment_id) == payment_id
+
+
+async def test_dispute_money_that_cannot_be_matched_is_listed_with_its_pair(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, _ = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    lost, too_big = (f"dp_{uuid.uuid4().hex[:24]}" for _ in range(2))
+    withdrawn, reinstated = "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"
+    sequence = [
+        dispute_event(intent, 1000, dispute_id=lost, type=withdrawn),
+        # Lost, yet Stripe gave part back (a partly refunded payment): not guessed here.
+        dispute_event(intent, 1000, dispute_id=lost, type=reinstated, status="lost"),
+        # More than the payment has left on its invoice: listed, then its reinstatement too.
+        dispute_event(intent, 9000, dispute_id=too_big, type=withdrawn),
+        dispute_event(intent, 9000, dispute_id=too_big, type=reinstated, status="won"),
+    ]
+    async with as_provider(payments, tenant_id) as hook:
+        outcomes = [
+            (await hook.post(WEBHOOK, content=p, headers=signed(p))).json()["event"]
+            for p in sequence
+        ]
+    assert [(e["outcome"], e["detail"]) for e in outcomes] == [
+        ("applied", None),
+        (
+            "rejected",
+            f"Stripe reinstated funds of dispute {lost}, which is lost: only a won dispute's "
+            "whole amount is paid back here; settle this one by hand",
+        ),
+        ("rejected", f"dispute {too_big}: at most 4000 of this payment can be refunded"),
+        (
+            "rejected",
+            f"the reinstatement of dispute {too_big}, whose money was rejected and listed: "
+            "Stripe has it back, so settle the two together (net nothing)",
+        ),
+    ]
+    assert await payments.paid_minor(tenant_id, invoice_id) == 4000

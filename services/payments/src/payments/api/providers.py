@@ -69,7 +69,9 @@ class ProviderEventOut(BaseModel):
     )
     detail: str | None
     payment_id: UUID | None = Field(description="The payment it made, or the one refunded.")
-    refund_id: UUID | None = Field(description="The refund it recorded (`refund.*` events).")
+    refund_id: UUID | None = Field(
+        description="The refund it recorded (`refund.*` and dispute events)."
+    )
     created_at: AwareDatetime
 
 

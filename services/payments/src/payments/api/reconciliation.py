@@ -18,6 +18,7 @@ router = APIRouter(tags=["reconciliation"])
 
 
 _FIRST, _LAST = date(1971, 1, 1), date(9998, 12, 31)
+UNSETTLED_SHOWN = 100
 
 
 class ClientTotals(BaseModel):
@@ -67,10 +68,14 @@ class ReconciliationOut(BaseModel):
     period_end: date
     clients: list[ClientTotals]
     mismatches: list[Mismatch] = Field(description="Invoices whose money does not add up.")
-    unsettled_provider_events: list[UnsettledProviderEvent] = Field(
-        description="Provider events of the period that report money but could not be "
-        "applied (`rejected`, with why): to settle by hand. Tenant-wide, so empty when "
-        "`client_id` is given (such an event names no client we know)."
+    unsettled_provider_events: list[UnsettledProviderEvent] | None = Field(
+        description="Provider events received in the period that report money but could not "
+        f"be applied (`rejected`, with why): to settle by hand; the first {UNSETTLED_SHOWN}, "
+        "oldest first (all of them: `GET /v1/providers/stripe/events?outcome=rejected`). "
+        "Tenant-wide: null when `client_id` is given (such an event may name no client)."
+    )
+    more_unsettled_provider_events: bool = Field(
+        description="More unsettled provider events than those listed."
     )
 
 
@@ -94,11 +99,18 @@ async def reconcile(
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         totals = await rows.totals(conn, start, end, client_id)
         mismatches = await rows.mismatches(conn, start, end, client_id)
-        unsettled = [] if client_id else await rows.unsettled_provider_events(conn, start, end)
+        unsettled = (
+            None
+            if client_id
+            else await rows.unsettled_provider_events(conn, start, end, UNSETTLED_SHOWN + 1)
+        )
     return ReconciliationOut(
         period_start=period_start,
         period_end=period_end,
         clients=[ClientTotals(**t) for t in totals],
         mismatches=[Mismatch(**m) for m in mismatches],
-        unsettled_provider_events=[UnsettledProviderEvent(**e) for e in unsettled],
+        unsettled_provider_events=None
+        if unsettled is None
+        else [UnsettledProviderEvent(**e) for e in unsettled[:UNSETTLED_SHOWN]],
+        more_unsettled_provider_events=unsettled is not None and len(unsettled) > UNSETTLED_SHOWN,
     )

@@ -119,15 +119,17 @@ async def mismatches(
 
 
 async def unsettled_provider_events(
-    conn: Connection, start: datetime, end: datetime
+    conn: Connection, start: datetime, end: datetime, limit: int
 ) -> list[dict[str, Any]]:
-    """Verified provider events of the period that moved no money although they report some
-    (outcome `rejected`): money a provider took or gave back that is on no invoice here."""
+    """Verified provider events received in the period that moved no money although they
+    report some (outcome `rejected`): money a provider took or gave back that is on no
+    invoice here. The first `limit`, oldest first."""
     found = await conn.fetch(
         "SELECT id, provider, event_id, type, detail, created_at FROM provider_events "
-        "WHERE outcome = 'rejected' AND created_at >= $1 AND created_at < $2 "
-        "ORDER BY created_at, id",
+        "WHERE tenant_id = current_tenant() AND outcome = 'rejected' "
+        "AND created_at >= $1 AND created_at < $2 ORDER BY created_at, id LIMIT $3",
         start,
         end,
+        limit,
     )
     return [dict(r) for r in found]

@@ -44,10 +44,8 @@ CHARGE_REFUND_UPDATED = "charge.refund.updated"
 # gives it back if the dispute is decided for the tenant. Each is handled as a refund that
 # succeeded and one that failed after it was recorded; other `charge.dispute.*` events move
 # nothing (Stripe's dispute fee is not invoice money: not recorded).
-DISPUTE_MONEY_EVENTS = {
-    "charge.dispute.funds_withdrawn": "succeeded",
-    "charge.dispute.funds_reinstated": "failed",
-}
+DISPUTE_REINSTATED = "charge.dispute.funds_reinstated"
+DISPUTE_MONEY_EVENTS = {"charge.dispute.funds_withdrawn": "succeeded", DISPUTE_REINSTATED: "failed"}
 # Metadata the integrating team sets on the PaymentIntent to say which invoice it pays.
 INVOICE_METADATA = "billstream_invoice_id"
 
@@ -196,7 +194,8 @@ class PaymentIntent(_Lenient):
 
 
 class StripeRefund(_Lenient):
-    """Money Stripe gave back from a PaymentIntent (`data.object` of a `refund.*` event)."""
+    """Money Stripe gave back from a PaymentIntent (`data.object` of a `refund.*` event), or
+    a Dispute's (`charge.dispute.*`: the same fields; its status `won`, `lost`, ...)."""
 
     id: str = Field(min_length=1, max_length=255)
     amount: int = Field(gt=0)

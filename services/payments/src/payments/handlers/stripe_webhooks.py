@@ -49,6 +49,7 @@ from payments.domain.stripe import (
     CHARGE_REFUND_UPDATED,
     CHARGE_REFUNDED,
     DISPUTE_MONEY_EVENTS,
+    DISPUTE_REINSTATED,
     INVOICE_METADATA,
     PAYMENT_SUCCEEDED,
     REFUND_EVENTS,
@@ -163,6 +164,14 @@ async def _refund(
         given = StripeRefund.model_validate(event.data.object)
     except pydantic.ValidationError as exc:
         return _Handled("rejected", f"{kind} {_problem(exc)}")
+    if event.type == DISPUTE_REINSTATED and given.status != "won":
+        # A lost dispute of a partly refunded payment gets back only the refunded part, an
+        # amount in the balance's currency: not guessed here.
+        return _Handled(
+            "rejected",
+            f"Stripe reinstated funds of dispute {given.id}, which is {given.status}: only a "
+            "won dispute's whole amount is paid back here; settle this one by hand",
+        )
     status = DISPUTE_MONEY_EVENTS.get(event.type) or (
         "failed" if event.type == "refund.failed" else given.status
     )
@@ -215,20 +224,37 @@ async def _refund_reported(
     if status == "succeeded":
         if state == "seen":
             return await _refund_succeeded(conn, runtime, r)
-        earlier = {
-            "recorded": "was recorded before",
-            "rejected": "was rejected before (listed)",
-            "failed": "failed earlier: this older report changes nothing",
-        }[state]
-        kept = r.refund_id if state == "recorded" else None
-        return _Handled("ignored", f"{r.named} {earlier}", r.payment_id, kept)
+        return _taken_again(r, state)
+    back = "failure" if r.kind == "refund" else "reinstatement"
     if state == "failed":
-        back = "failure" if r.kind == "refund" else "reinstatement"
         return _Handled("ignored", f"{r.named}'s {back} was handled before", r.payment_id)
     await rows.set_refund_state(conn, r.tenant_id, STRIPE, ref, "failed", now)
+    if state == "rejected":
+        # The money never left here, but the listed rejection said Stripe took it.
+        return _Handled(
+            "rejected",
+            f"the {back} of {r.named}, whose money was rejected and listed: Stripe has it "
+            "back, so settle the two together (net nothing)",
+            r.payment_id,
+        )
     if state != "recorded" or recorded_minor is None:
-        return _Handled("ignored", f"{r.named} is {status}; nothing was refunded", r.payment_id)
+        nothing = f"{r.named} is {status}; nothing was taken, so nothing comes back"
+        return _Handled("ignored", nothing, r.payment_id)
     return await _refund_undone(conn, runtime, r, recorded_minor)
+
+
+def _taken_again(r: _Reported, state: RefundState) -> _Handled:
+    """Money reported leaving again for a refund or dispute already handled."""
+    if state == "failed" and r.kind == "dispute":
+        # Stripe withdraws a dispute's funds once: a second time is for a person.
+        return _Handled("rejected", f"{r.named} withdrew funds again after they were reinstated")
+    earlier = {
+        "recorded": "was recorded before",
+        "rejected": "was rejected before (listed)",
+        "failed": "failed earlier: this older report changes nothing",
+    }[state]
+    kept = r.refund_id if state == "recorded" else None
+    return _Handled("ignored", f"{r.named} {earlier}", r.payment_id, kept)
 
 
 async def _refund_succeeded(conn: Connection, runtime: Runtime, r: _Reported) -> _Handled:
@@ -251,7 +277,7 @@ async def _refund_applied(conn: Connection, runtime: Runtime, r: _Reported) -> _
             # Its payment_intent.succeeded may not be here yet: Stripe does not keep order.
             # Raised, so the transaction (and the refund's row) is undone and Stripe retries.
             raise PaymentNotFound(missing)
-        return _Handled("rejected", f"{missing} an hour after the refund")
+        return _Handled("rejected", f"{missing} an hour after the {r.kind}")
     currency = given.currency.upper()
     if currency != payment.currency:
         return _Handled("rejected", f"the payment is in {payment.currency}", payment_id)
@@ -302,7 +328,7 @@ async def _refund_undone(
 
 _UNDONE = {
     "refund": "failed after it was recorded",
-    "dispute": "was decided for the tenant: Stripe reinstated the funds",
+    "dispute": "was won: Stripe reinstated the funds",
 }
 
 
