@@ -482,7 +482,7 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
     }
     assert whole["more_unsettled_provider_events"] is False
     assert one_client["unsettled_provider_events"] is None
-    monkeypatch.setattr(reconciliation_api, "UNSETTLED_SHOWN", 2)
+    monkeypatch.setattr(reconciliation_api, "SHOWN", 2)
     async with payments.http(tenant_id) as http:
         capped = (await http.get("/v1/reconciliation", params=period)).json()
     assert len(capped["unsettled_provider_events"]) == 2

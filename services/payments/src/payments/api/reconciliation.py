@@ -18,7 +18,8 @@ router = APIRouter(tags=["reconciliation"])
 
 
 _FIRST, _LAST = date(1971, 1, 1), date(9998, 12, 31)
-UNSETTLED_SHOWN = 100
+# Each list shows this many at most (there should be none), with a flag when there are more.
+SHOWN = 100
 
 
 class ClientTotals(BaseModel):
@@ -67,10 +68,13 @@ class ReconciliationOut(BaseModel):
     period_start: date
     period_end: date
     clients: list[ClientTotals]
-    mismatches: list[Mismatch] = Field(description="Invoices whose money does not add up.")
+    mismatches: list[Mismatch] = Field(
+        description=f"Invoices whose money does not add up, the first {SHOWN} by number."
+    )
+    more_mismatches: bool = Field(description="More mismatched invoices than those listed.")
     unsettled_provider_events: list[UnsettledProviderEvent] | None = Field(
         description="Provider events received in the period that report money but could not "
-        f"be applied (`rejected`, with why): to settle by hand; the first {UNSETTLED_SHOWN}, "
+        f"be applied (`rejected`, with why): to settle by hand; the first {SHOWN}, "
         "oldest first (all of them: `GET /v1/providers/stripe/events?outcome=rejected`). "
         "Tenant-wide: null when `client_id` is given (such an event may name no client)."
     )
@@ -98,19 +102,18 @@ async def reconcile(
     end = datetime.combine(period_end + timedelta(days=1), time(0), tzinfo=UTC)
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         totals = await rows.totals(conn, start, end, client_id)
-        mismatches = await rows.mismatches(conn, start, end, client_id)
+        mismatches = await rows.mismatches(conn, start, end, client_id, SHOWN + 1)
         unsettled = (
-            None
-            if client_id
-            else await rows.unsettled_provider_events(conn, start, end, UNSETTLED_SHOWN + 1)
+            None if client_id else await rows.unsettled_provider_events(conn, start, end, SHOWN + 1)
         )
     return ReconciliationOut(
         period_start=period_start,
         period_end=period_end,
         clients=[ClientTotals(**t) for t in totals],
-        mismatches=[Mismatch(**m) for m in mismatches],
+        mismatches=[Mismatch(**m) for m in mismatches[:SHOWN]],
+        more_mismatches=len(mismatches) > SHOWN,
         unsettled_provider_events=None
         if unsettled is None
-        else [UnsettledProviderEvent(**e) for e in unsettled[:UNSETTLED_SHOWN]],
-        more_unsettled_provider_events=unsettled is not None and len(unsettled) > UNSETTLED_SHOWN,
+        else [UnsettledProviderEvent(**e) for e in unsettled[:SHOWN]],
+        more_unsettled_provider_events=unsettled is not None and len(unsettled) > SHOWN,
     )

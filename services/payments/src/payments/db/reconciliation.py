@@ -91,6 +91,7 @@ WHERE paid_minor <> applied - refunded
     OR paid_minor > total_minor - credited
     OR (void AND paid_minor > 0)
 ORDER BY number
+LIMIT $4
 """
 
 
@@ -101,10 +102,11 @@ async def totals(
 
 
 async def mismatches(
-    conn: Connection, start: datetime, end: datetime, client_id: UUID | None
+    conn: Connection, start: datetime, end: datetime, client_id: UUID | None, limit: int
 ) -> list[dict[str, Any]]:
+    """The first `limit` invoices of the period whose money does not add up, by number."""
     found = []
-    for r in await conn.fetch(MISMATCHES, start, end, client_id):
+    for r in await conn.fetch(MISMATCHES, start, end, client_id, limit):
         row = dict(r)
         reasons = []
         if row["paid_minor"] != row["applied"] - row["refunded"]:
