@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -129,6 +131,39 @@ def local_infra(port: int, database: str = TEST_DATABASE) -> Iterator[Infra]:
 def infra(span_exporter: InMemorySpanExporter) -> Iterator[Infra]:
     with local_infra(int(os.environ.get("BILLSTREAM_TEST_PG_PORT", "55433"))) as ready:
         yield ready
+
+
+# Well under pytest-timeout's 300 s: its report of a stuck async test shows only the event
+# loop waiting in select, not which await never returns.
+STUCK_AFTER_S = float(os.environ.get("BILLSTREAM_TEST_STUCK_AFTER_S", "150"))
+
+
+@pytest.fixture(autouse=True)
+async def _tasks_printed_if_stuck(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """A test still running after `STUCK_AFTER_S` prints every asyncio task's stack to the
+    terminal, past pytest's capture (a timed-out test can break the report of what it
+    captured)."""
+    loop = asyncio.get_running_loop()
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    timer = threading.Timer(
+        STUCK_AFTER_S, loop.call_soon_threadsafe, args=(_print_tasks, request.node.nodeid, capture)
+    )
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _print_tasks(test: str, capture: Any) -> None:
+    uncaptured = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    with uncaptured:
+        sys.stderr.write(f"\n=== {test} still running after {STUCK_AFTER_S:.0f} s ===\n")
+        for task in asyncio.all_tasks():
+            sys.stderr.write(f"--- {task.get_name()}\n")
+            task.print_stack(file=sys.stderr)
+        sys.stderr.flush()
 
 
 @pytest.fixture

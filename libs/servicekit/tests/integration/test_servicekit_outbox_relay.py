@@ -26,6 +26,16 @@ class HandlerFailed(Exception):
     pass
 
 
+async def logged_entry(tc_pool: db.Pool, make: Any, tenant_id: uuid.UUID) -> tuple[Any, Any]:
+    """An entry and its event, committed to timecapture's tables and outbox."""
+    entry = make.entry(tenant_id)
+    event = make.event(entry)
+    async with db.tenant_transaction(tc_pool, tenant_id) as conn:
+        await rows.insert(conn, entry)
+        await enqueue(conn, event)
+    return entry, event
+
+
 async def in_outbox(db_or_conn: db.Pool | db.Connection, event_ids: list[uuid.UUID]) -> int:
     count: int = await db_or_conn.fetchval(
         "SELECT count(*) FROM outbox WHERE event_id = ANY($1::uuid[])", event_ids
@@ -179,11 +189,7 @@ async def test_relay_dying_after_send_resends_and_consumer_applies_once(
 ) -> None:
     await kafka.caught_up(GROUP)
     duplicates = invoicing.count("duplicate")
-    entry = make.entry(tenant_id)
-    event = make.event(entry)
-    async with db.tenant_transaction(tc_pool, tenant_id) as conn:
-        await rows.insert(conn, entry)
-        await enqueue(conn, event)
+    entry, event = await logged_entry(tc_pool, make, tenant_id)
     relay = await new_relay()
     publish = relay._publish
 
@@ -211,6 +217,28 @@ async def test_relay_dying_after_send_resends_and_consumer_applies_once(
     assert [(r["entry_id"], r["source_event_id"]) for r in ledger] == [(entry.id, event.event_id)]
     assert len(await invoicing.inbox(event.event_id)) == 1
     assert invoicing.count("duplicate") - duplicates == 1
+
+
+async def test_a_relay_waiting_for_acks_stops_at_once_and_keeps_its_rows(
+    tc_pool: db.Pool, new_relay: Any, make: Any, tenant_id: uuid.UUID
+) -> None:
+    _, event = await logged_entry(tc_pool, make, tenant_id)
+    relay = await new_relay()
+    never_acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    sent = asyncio.Event()
+
+    async def send_without_ack(*_: Any, **__: Any) -> asyncio.Future[Any]:
+        sent.set()
+        return never_acked
+
+    relay._producer.send_batch = send_without_ack  # type: ignore[method-assign]
+    await relay.start()
+    await asyncio.wait_for(sent.wait(), 10)
+    # Not waiting on the broker: the stop is prompt (the wait for acks is cancelled with the
+    # delivery it waits on), and the claim is undone, so the row goes again later.
+    await asyncio.wait_for(relay.stop(), 2)
+    assert never_acked.cancelled()
+    assert await in_outbox(tc_pool, [event.event_id]) == 1
 
 
 async def test_the_backlog_age_is_the_oldest_unpublished_rows_and_zero_when_empty(

@@ -11,10 +11,11 @@ import asyncpg
 import pytest
 
 from payments.app import define
+from payments.db.providers import secret_context
 from payments.settings import PaymentsSettings
-from servicekit.sealing import SealingError, new_key
+from servicekit.sealing import Sealer, SealingError, new_key
 from servicekit.service import create_app
-from servicekit.testing import serve
+from servicekit.testing import eventually, serve
 
 from .conftest import SECRET_KEY, Payments
 from .test_payments_stripe_webhook import SECRET, WEBHOOK, as_provider, intent_event, signed
@@ -109,12 +110,30 @@ async def test_secrets_in_clear_or_under_an_old_key_are_sealed_again_at_start(
     )
     async with payments.http(rolled) as http:
         await http.put("/v1/providers/stripe", json={"webhook_secret": SECRET})
+    # Sealed by a key no setting lists any more: skipped, and the others still sealed.
+    orphan = uuid.uuid4()
+    lost_key = Sealer.from_setting(f"t9:{new_key()}")
+    orphaned = lost_key.seal(SECRET, secret_context(orphan))
+    await admin_execute(
+        payments,
+        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret_sealed, version, "
+        "updated_at) VALUES ($1, $2, 1, now())",
+        orphan,
+        orphaned,
+    )
     newer = new_key()
+
+    async def resealed() -> bool:
+        found = [await stored(payments, tenant) for tenant in (legacy, rolled)]
+        return all(
+            r["webhook_secret"] is None and r["webhook_secret_sealed"].startswith("v1.t2.")
+            for r in found
+        )
+
     async with payments_with(payments, f"t2:{newer},t1:{SECRET_KEY}") as during:
-        for tenant in (legacy, rolled):
-            row = await stored(payments, tenant)
-            assert row["webhook_secret"] is None, tenant
-            assert row["webhook_secret_sealed"].startswith("v1.t2."), tenant
+        await eventually(resealed, message="both secrets sealed by t2")
+        assert (await stored(payments, orphan))["webhook_secret_sealed"] == orphaned
+        assert await verifies(during, orphan) == 503
         assert await verifies(during, legacy, legacy_secret) == 200
         assert await verifies(during, rolled) == 200
         async with during.http(legacy) as http:

@@ -10,6 +10,7 @@ secrets it cannot open.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -37,17 +38,34 @@ def sealer_of(runtime: Runtime) -> Sealer:
 @contextlib.asynccontextmanager
 async def sealing(runtime: Runtime) -> AsyncIterator[None]:
     """A `ServiceDefinition.resources` entry: the sealer from settings (a bad setting stops
-    the start), then the secrets sealed again where needed."""
+    the start), then, in the background, the secrets sealed again where needed. Meanwhile
+    they open as they are (in clear, or by a key still listed), so the service serves at once
+    however many tenants there are."""
     settings = runtime.settings
     assert isinstance(settings, PaymentsSettings)
+    resealing: asyncio.Task[None] | None = None
     if settings.secret_keys is not None:
         sealer = Sealer.from_setting(settings.secret_keys.get_secret_value())
         runtime.state[_STATE] = sealer
         if runtime.pool is not None:
-            await reseal_all(runtime.pool, sealer)
+            resealing = asyncio.create_task(_reseal(runtime.pool, sealer), name="reseal")
     else:
         log.warning("PAYMENTS_SECRET_KEYS is unset: Stripe settings and webhooks answer 503")
-    yield
+    try:
+        yield
+    finally:
+        if resealing is not None:
+            resealing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resealing
+
+
+async def _reseal(pool: Pool, sealer: Sealer) -> None:
+    try:
+        await reseal_all(pool, sealer)
+    except Exception:
+        # Each tenant's reseal commits on its own: the next start goes on from here.
+        log.exception("provider secrets not all sealed again; the next start retries")
 
 
 async def reseal_all(pool: Pool, sealer: Sealer) -> int:
