@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ import pytest
 
 from payments.app import define
 from payments.db.providers import secret_context
+from payments.handlers.provider_secrets import reseal_all
 from payments.settings import PaymentsSettings
 from servicekit.sealing import Sealer, SealingError, new_key
 from servicekit.service import create_app
@@ -167,3 +169,25 @@ async def test_a_bad_keys_setting_stops_the_start(payments: Payments) -> None:
     with pytest.raises(SealingError, match="key 't1' is 5 bytes, not 32"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_two_replicas_resealing_at_once_both_finish_and_the_secret_opens(
+    payments: Payments,
+) -> None:
+    tenant = uuid.uuid4()
+    await admin_execute(
+        payments,
+        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret, version, updated_at) "
+        "VALUES ($1, $2, 1, now())",
+        tenant,
+        SECRET,
+    )
+    sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
+    pool = payments.runtime.require_pool()
+    # The row lock and the re-check under it: the second waits, then finds the work done
+    # (neither fails, and the value is not sealed over a half-written one).
+    await asyncio.gather(reseal_all(pool, sealer), reseal_all(pool, sealer))
+    row = await stored(payments, tenant)
+    assert row["webhook_secret"] is None
+    assert sealer.open(row["webhook_secret_sealed"], secret_context(tenant)) == SECRET
+    assert await verifies(payments, tenant) == 200

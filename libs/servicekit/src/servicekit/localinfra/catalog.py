@@ -13,6 +13,8 @@ class ServiceEntry:
     default_port: int
     database: bool
     kafka: bool
+    # Keeps provider secrets sealed at rest (`<NAME>_SECRET_KEYS`, servicekit.sealing).
+    seals_secrets: bool = False
 
     @property
     def env_prefix(self) -> str:
@@ -32,7 +34,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     GATEWAY,
     ServiceEntry("timecapture", 8001, database=True, kafka=True),
     ServiceEntry("invoicing", 8002, database=True, kafka=True),
-    ServiceEntry("payments", 8003, database=True, kafka=True),
+    ServiceEntry("payments", 8003, database=True, kafka=True, seals_secrets=True),
     ServiceEntry("notifications", 8004, database=True, kafka=True),
     ServiceEntry("analytics", 8005, database=True, kafka=True),
 )

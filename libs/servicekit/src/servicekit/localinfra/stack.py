@@ -104,7 +104,7 @@ def service_env(
             env[f"{p}{backend.name.upper()}_URL"] = f"http://127.0.0.1:{backend.port}"
     else:
         env[f"{p}IDENTITY_PUBLIC_KEY"] = creds.identity_public_key
-    if svc.name == "payments" and creds.payments_secret_key:
+    if svc.seals_secrets and creds.payments_secret_key:
         env[f"{p}SECRET_KEYS"] = f"local:{creds.payments_secret_key}"
     return env
 

@@ -142,12 +142,6 @@ async def insert_refund(  # noqa: PLR0917
     )
 
 
-async def refund_amount(conn: Connection, refund_id: UUID) -> int | None:
-    """What a stored refund took back; None when there is no such refund."""
-    found = await conn.fetchval("SELECT amount_minor FROM refunds WHERE id = $1", refund_id)
-    return None if found is None else int(found)
-
-
 async def refund_exists(conn: Connection, refund_id: UUID) -> bool:
     return bool(
         await conn.fetchval("SELECT EXISTS (SELECT 1 FROM refunds WHERE id = $1)", refund_id)

@@ -32,14 +32,15 @@ PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 # A refund made in Stripe (its dashboard or API) reaches us through these. Stripe sends
 # `refund.created` when it is made and `refund.updated` as its status moves, so the one that
 # first says `succeeded` records it; `refund.failed` comes when a refund could not be paid.
-REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
+REFUND_EVENTS = frozenset(
+    ["refund.created", "refund.updated", "refund.failed", "charge.refund.updated"]
+)
 # Refunds of charges (every card refund) come as `refund.*` events only from this API version
 # (2024-10-28.acacia). An endpoint on an older one reports them as `charge.refunded` (a Charge,
 # no refund id since 2022-11-15: listed for a person) and, for some payment methods,
-# `charge.refund.updated` (a Refund object, handled as `refund.updated`).
+# `charge.refund.updated` (a Refund object, in REFUND_EVENTS: handled as `refund.updated`).
 REFUND_EVENTS_SINCE = "2024-10-28"
 CHARGE_REFUNDED = "charge.refunded"
-CHARGE_REFUND_UPDATED = "charge.refund.updated"
 # A dispute moves money twice at most: Stripe takes the disputed amount from the balance, and
 # gives it back if the dispute is decided for the tenant. Each is handled as a refund that
 # succeeded and one that failed after it was recorded; other `charge.dispute.*` events move

@@ -46,7 +46,6 @@ from payments.domain.providers import (
     reversal_uuid,
 )
 from payments.domain.stripe import (
-    CHARGE_REFUND_UPDATED,
     CHARGE_REFUNDED,
     DISPUTE_MONEY_EVENTS,
     DISPUTE_REINSTATED,
@@ -122,10 +121,8 @@ async def _handle(
 ) -> _Handled:
     if event.type == PAYMENT_SUCCEEDED:
         return await _pay(conn, runtime, tenant_id, event)
+    # charge.refund.updated carries a Refund object like refund.updated's, on every version.
     if event.type in REFUND_EVENTS or event.type in DISPUTE_MONEY_EVENTS:
-        return await _refund(conn, runtime, tenant_id, event)
-    if event.type == CHARGE_REFUND_UPDATED:
-        # A Refund object like refund.updated's, sent to endpoints of every version.
         return await _refund(conn, runtime, tenant_id, event)
     if event.type == CHARGE_REFUNDED and not event.sends_refund_events:
         version = event.api_version or f"before {REFUND_EVENTS_SINCE}"
@@ -177,7 +174,7 @@ async def _refund(
     )
     if status not in {"succeeded", "failed", "canceled"}:
         return _Handled(
-            "ignored", f"refund {given.id} is {status or 'without status'}; recorded if it succeeds"
+            "ignored", f"{kind} {given.id} is {status or 'without status'}; recorded if it succeeds"
         )
     if given.payment_intent is None:
         if status != "succeeded":
@@ -218,9 +215,6 @@ async def _refund_reported(
     ref, now = r.given.id, runtime.clock()
     # Locked until the end: every event about this refund waits here for the one before.
     state, recorded_minor = await rows.refund_state(conn, r.tenant_id, STRIPE, ref, now)
-    if state == "seen" and (stored := await payment_rows.refund_amount(conn, r.refund_id)):
-        # Recorded before refunds had their row here (migration 0008).
-        state, recorded_minor = "recorded", stored
     if status == "succeeded":
         if state == "seen":
             return await _refund_succeeded(conn, runtime, r)
