@@ -269,7 +269,6 @@ async def mark_consumed(bootstrap_servers: str, group_id: str, topics: Sequence[
     dead-letter the whole backlog, one poison message at a time. The group must have no live
     members (manual assignment, no join)."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-    from aiokafka.errors import CommitFailedError, RebalanceInProgressError, UnknownMemberIdError
 
     # The producer's `partitions_for` waits for metadata; the consumer's reads only what a
     # subscription fetched.
@@ -290,16 +289,7 @@ async def mark_consumed(bootstrap_servers: str, group_id: str, topics: Sequence[
     try:
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        # A member of an earlier test's app may still be in the group until its session
-        # times out (3 s in tests); the broker refuses a memberless commit meanwhile.
-        for attempt in range(40):
-            try:
-                await consumer.commit(dict(ends))
-                return
-            except (CommitFailedError, UnknownMemberIdError, RebalanceInProgressError):
-                if attempt == 39:
-                    raise
-                await asyncio.sleep(0.5)
+        await consumer.commit(dict(ends))
     finally:
         await consumer.stop()
 
