@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -259,39 +259,6 @@ async def read_topic(
     finally:
         await consumer.stop()
     return found
-
-
-async def mark_consumed(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> None:
-    """Commit `group_id`'s offsets at the end of `topics`, as if it had consumed all.
-
-    For a suite that publishes events another service would find poison (payments' tests
-    pay invoices invoicing never issued): a later test starting that service must not first
-    dead-letter the whole backlog, one poison message at a time. The group must have no live
-    members (manual assignment, no join)."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-    # The producer's `partitions_for` waits for metadata; the consumer's reads only what a
-    # subscription fetched.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
-    await producer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in await producer.partitions_for(topic)
-        ]
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 def check_settings_prefix(

@@ -22,7 +22,7 @@ from payments.settings import PaymentsSettings
 from servicekit.identity import IDENTITY_HEADER, CallerRole, Identity
 from servicekit.sealing import new_key
 from servicekit.service import Runtime, create_app
-from servicekit.testing import Infra, eventually, mark_consumed, read_topic, serve
+from servicekit.testing import Infra, eventually, read_topic, serve
 
 CLIENT = uuid.UUID(int=7)
 # The key sealing webhook secrets in these tests (a fixed one: a test restarts payments and
@@ -211,12 +211,6 @@ async def payments(infra: Infra) -> AsyncIterator[Payments]:
             yield Payments(infra, url, producer, app.state.runtime)
     finally:
         await producer.stop()
-        # These tests pay invoices invoicing never issued: to invoicing, poison. Without this
-        # a later suite's invoicing dead-letters all of them, one by one, before any of its
-        # own events (decision 33): the cross-service tests timed out behind ~110 of them.
-        await mark_consumed(
-            infra.kafka.bootstrap_servers, "invoicing", ["payment-received", "payment-refunded"]
-        )
 
 
 def pay(invoice_id: uuid.UUID, amount: int, **extra: Any) -> dict[str, Any]:
