@@ -104,7 +104,11 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
         r = await http.post("/v1/rate-rules", json=rule_body, headers=auth(admin))
         return r if r.status_code == 201 else None
 
-    rule = (await eventually(client_reached_invoicing, message="client in invoicing")).json()
+    # Generous: a fresh invoicing first dead-letters the earlier suites' money for invoices
+    # it never issued (payments' tests: ~110 events at ~0.2 s each, decision 33).
+    rule = (
+        await eventually(client_reached_invoicing, timeout=60, message="client in invoicing")
+    ).json()
     line = {"description": "Setup", "quantity": "1", "unit_amount_minor": 5000}
     invoice = await post(
         "/v1/invoices", {"client_id": client["id"], "include_time": False, "lines": [line]}
