@@ -26,7 +26,7 @@ from contracts.registry import build_event, encode_event, event_key
 from contracts.topics import dlq_topic
 from invoicing.messaging.consumers import on_time_entries_logged, on_time_entry_logged
 from servicekit import db
-from servicekit.consumer import ConsumerPolicy, IdempotentConsumer, Subscription
+from servicekit.consumer import ConsumerPolicy, EventRefused, IdempotentConsumer, Subscription
 from servicekit.metrics import ServiceMetrics
 from servicekit.testing import Infra
 
@@ -38,7 +38,11 @@ MAX_ATTEMPTS = 3
 
 
 class Refused(Exception):
-    """A business rule refused the event: retrying cannot help."""
+    """A failure the consumer cannot tell from a passing one: retried."""
+
+
+class RefusedForGood(EventRefused):
+    """A handler's refusal that no retry changes."""
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Harness:
     batch_calls: list[tuple[uuid.UUID | None, list[EventEnvelope[Any]]]]
     single_calls: list[EventEnvelope[Any]]
     refused: set[uuid.UUID]
+    refused_for_good: set[uuid.UUID]
     offsets: itertools.count[int] = field(default_factory=itertools.count)
 
     def record(
@@ -127,6 +132,7 @@ class Harness:
 @pytest.fixture
 def harness(infra: Infra, inv_pool: db.Pool) -> Harness:
     refused: set[uuid.UUID] = set()
+    refused_for_good: set[uuid.UUID] = set()
     batch_calls: list[tuple[uuid.UUID | None, list[EventEnvelope[Any]]]] = []
     single_calls: list[EventEnvelope[Any]] = []
 
@@ -134,12 +140,16 @@ def harness(infra: Infra, inv_pool: db.Pool) -> Harness:
         single_calls.append(event)
         if event.payload.entry_id in refused:
             raise Refused(f"entry {event.payload.entry_id} refused")
+        if event.payload.entry_id in refused_for_good:
+            raise RefusedForGood(f"entry {event.payload.entry_id} refused for good")
         await on_time_entry_logged(conn, event)
 
     async def batch_handler(conn: db.Connection, events: Sequence[EventEnvelope[Any]]) -> None:
         batch_calls.append((await conn.fetchval("SELECT current_tenant()"), list(events)))
         if refused.intersection(e.payload.entry_id for e in events):
             raise Refused("a refused entry in the batch")
+        if refused_for_good.intersection(e.payload.entry_id for e in events):
+            raise RefusedForGood("an entry refused for good in the batch")
         await on_time_entries_logged(conn, events)
 
     metrics = ServiceMetrics("invoicing")
@@ -152,7 +162,9 @@ def harness(infra: Infra, inv_pool: db.Pool) -> Harness:
         metrics=metrics,
         policy=ConsumerPolicy(max_attempts=MAX_ATTEMPTS, backoff_s=0.01),
     )
-    return Harness(consumer, metrics, dlq, infra, batch_calls, single_calls, refused)
+    return Harness(
+        consumer, metrics, dlq, infra, batch_calls, single_calls, refused, refused_for_good
+    )
 
 
 def entry_event(
@@ -281,6 +293,27 @@ async def test_poison_records_in_a_batch_go_to_the_dlq_and_the_rest_apply_once(
     assert len(harness.single_calls) == single_calls
     assert await harness.ledger(tenant_id) == rows
     assert harness.count("duplicate") == 4
+
+
+async def test_an_event_refused_for_good_is_dead_lettered_at_its_first_attempt(
+    harness: Harness, tenant_id: uuid.UUID
+) -> None:
+    good, retried, final = (entry_event(tenant_id, uuid.uuid4(), 1) for _ in range(3))
+    harness.refused.add(retried.payload.entry_id)
+    harness.refused_for_good.add(final.payload.entry_id)
+
+    await harness.process(*harness.records(good, retried, final))
+
+    calls = [e.event_id for e in harness.single_calls]
+    assert calls.count(good.event_id) == 1
+    assert calls.count(retried.event_id) == MAX_ATTEMPTS
+    assert calls.count(final.event_id) == 1
+    dead = {d.headers["dlq.original_offset"]: d.headers for d in harness.dlq.sent}
+    assert len(dead) == 2
+    by_type = {h["dlq.error_type"]: h["dlq.attempts"] for h in dead.values()}
+    assert by_type == {"Refused": str(MAX_ATTEMPTS), "RefusedForGood": "1"}
+    assert [r["source_event_id"] for r in await harness.ledger(tenant_id)] == [good.event_id]
+    assert [r["outcome"] for r in await harness.inbox(final.event_id)] == ["dead_lettered"]
 
 
 async def test_malformed_record_does_not_push_its_batch_off_the_fast_path(

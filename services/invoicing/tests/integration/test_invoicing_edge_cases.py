@@ -88,6 +88,9 @@ async def test_money_for_a_void_invoice_goes_to_the_dead_letter_topic_and_counts
     )
     assert len(dead) == 1
     assert decode_event(dead[0].value).payload.payment_id == payment_id
+    # A void invoice stays void: dead-lettered at once, not after the retries' backoff.
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert (headers["dlq.error_type"], headers["dlq.attempts"]) == ("NotPayable", "1")
     async with invoicing.http(tenant_id) as http:
         now = (await http.get(f"/v1/invoices/{invoice['id']}")).json()
     assert (now["status"], now["amount_paid_minor"], now["payment_status"]) == ("void", 0, "unpaid")

@@ -11,12 +11,14 @@ from uuid import UUID, uuid5
 from invoicing.db import invoices as rows
 from invoicing.domain.invoices import Invoice
 from invoicing.messaging import outgoing
+from servicekit.consumer import EventRefused
 from servicekit.db import Connection
 from servicekit.outbox import enqueue_many
 
 
-class UnknownInvoice(LookupError):
-    """A payment names an invoice invoicing does not have: it goes to the dead-letter topic."""
+class UnknownInvoice(EventRefused, LookupError):
+    """A payment names an invoice invoicing does not have: it goes to the dead-letter topic.
+    Invoicing issues every invoice before payments can learn of it, so no retry finds it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +35,13 @@ class ApplyMoney:
     source_event_id: UUID
 
 
-class CurrencyMismatch(ValueError):
+class CurrencyMismatch(EventRefused, ValueError):
     pass
 
 
-class NotPayable(ValueError):
-    """Money for a draft or void invoice."""
+class NotPayable(EventRefused, ValueError):
+    """Money for a draft or void invoice (void is final; payments learns only of issued
+    invoices)."""
 
 
 async def apply_money(conn: Connection, cmd: ApplyMoney) -> None:
