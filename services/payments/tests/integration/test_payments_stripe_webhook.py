@@ -17,7 +17,7 @@ import stripe
 from payments.api import reconciliation as reconciliation_api
 from servicekit.identity import IDENTITY_HEADER, Identity
 
-from .conftest import CLIENT, Payments, published, received
+from .conftest import CLIENT, Payments, pay, published, received
 
 pytestmark = pytest.mark.integration
 SECRET = "whsec_" + "a1B2c3D4" * 4
@@ -562,6 +562,46 @@ async def test_a_failed_refund_never_takes_money_and_one_failing_later_pays_it_b
     # Money out less money back: what each race left behind nets to zero.
     assert sum(e.amount_minor for e in paid_in) - sum(e.amount_minor for e in refunds) == 5000
     assert found[payment_id]["refunded_minor"] == sum(e.amount_minor for e in refunds)
+
+
+async def test_stripe_money_is_refunded_in_stripe_not_through_the_api(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    re = f"re_{uuid.uuid4().hex[:24]}"
+    async with as_provider(payments, tenant_id) as hook:
+        for payload in (
+            refund_event(intent, 1000, refund_id=re),
+            refund_event(intent, 1000, refund_id=re, status="failed", type="refund.failed"),
+        ):
+            assert (await hook.post(WEBHOOK, content=payload, headers=signed(payload))).is_success
+    found = {p["id"]: p for p in await payments_of(payments, tenant_id, invoice_id)}
+    [payback_id] = set(found) - {payment_id}
+    # An operator's payment that names a PaymentIntent is still money recorded here.
+    other_invoice = await payments.invoice(tenant_id, 800)
+    async with payments.http(tenant_id) as http:
+        manual = await http.post("/v1/payments", json=pay(other_invoice, 800, reference=intent))
+        assert manual.status_code == 201, manual.text
+        refused = [
+            await http.post(f"/v1/payments/{pid}/refunds", json={"amount_minor": 100})
+            for pid in (payment_id, payback_id)
+        ]
+        manual_refund = await http.post(
+            f"/v1/payments/{manual.json()['id']}/refunds", json={"amount_minor": 300}
+        )
+
+    for r, ref in zip(refused, (intent, re), strict=True):
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/refund-at-provider")
+        assert f"held by stripe ({ref}): refund it there" in r.json()["detail"]
+    assert manual_refund.status_code == 201, manual_refund.text
+    # Nothing was taken: the payment keeps what Stripe's refund and its failure left.
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+    after = {p["id"]: p for p in await payments_of(payments, tenant_id, invoice_id)}
+    assert (after[payment_id]["refunded_minor"], after[payback_id]["refunded_minor"]) == (1000, 0)
+    assert len(await published(payments, "payment-refunded", invoice_id, 2)) == 1
 
 
 async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_back(

@@ -208,7 +208,8 @@ async def refund_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Never more than the payment put on the invoice, net of earlier refunds; publishes
-    `payment.refunded`. The answer is the payment, with `refund_id`."""
+    `payment.refunded`. The answer is the payment, with `refund_id`. Money Stripe holds is
+    refunded in Stripe (409 `refund-at-provider` here) and recorded from its events."""
 
     refund_id = runtime.new_id()
 

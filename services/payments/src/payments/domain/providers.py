@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from payments.domain.payments import PaymentsError
-from servicekit.problems import NotFoundError
+from payments.domain.payments import Payment, PaymentsError
+from servicekit.problems import ConflictError, NotFoundError
 
 Outcome = Literal["applied", "ignored", "rejected"]
 # A provider's refund as we met it: not acted on yet, refunded here, refused (listed), or
@@ -78,6 +78,26 @@ def payment_uuid(tenant_id: UUID, provider: str, payment_ref: str) -> UUID:
 def refund_uuid(tenant_id: UUID, provider: str, refund_ref: str) -> UUID:
     """One refund per provider refund, however many of its events say it succeeded."""
     return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:refund:{refund_ref}")
+
+
+class RefundAtProvider(PaymentsError, ConflictError):
+    slug = "refund-at-provider"
+    title = "Refund this payment at its provider"
+
+
+def provider_of(payment: Payment) -> str | None:
+    """The provider that holds this payment's money: one made from its events (a
+    PaymentIntent, or the payment back of a refund that failed there). Told by the id, which
+    only those events derive (`payment_uuid`, `reversal_uuid`); a payment recorded through
+    the API has an id of its own, whatever its reference says."""
+    ref = payment.reference
+    if ref is None:
+        return None
+    derived = (
+        payment_uuid(payment.tenant_id, STRIPE, ref),
+        reversal_uuid(payment.tenant_id, STRIPE, ref),
+    )
+    return STRIPE if payment.id in derived else None
 
 
 def reversal_uuid(tenant_id: UUID, provider: str, refund_ref: str) -> UUID:

@@ -23,6 +23,7 @@ from payments.domain.payments import (
     apportion,
     refundable,
 )
+from payments.domain.providers import RefundAtProvider, provider_of
 from payments.messaging import outgoing
 from servicekit.db import Connection
 from servicekit.outbox import enqueue
@@ -172,13 +173,23 @@ async def refund(  # noqa: PLR0917
     amount_minor: int,
     reason: str | None,
     refund_id: UUID,
+    *,
+    by_provider: bool = False,
 ) -> tuple[Payment, UUID]:
     """Give back part of what a payment put on its invoice; publishes `payment.refunded`.
-    `refund_id` is chosen before the transaction, so a retry after a lost COMMIT is a no-op."""
+    `refund_id` is chosen before the transaction, so a retry after a lost COMMIT is a no-op.
+
+    Money a provider holds is refunded there, and recorded from its events (`by_provider`):
+    refunded here as well, the provider's own refund of it would be taken off twice."""
     now = runtime.clock()
     payment = await _locked(conn, payment_id)
     if await rows.refund_exists(conn, refund_id):
         return payment, refund_id
+    if not by_provider and (provider := provider_of(payment)) is not None:
+        raise RefundAtProvider(
+            f"this payment's money is held by {provider} ({payment.reference}): refund it "
+            f"there; the refund is recorded from {provider}'s events"
+        )
     if payment.status != "succeeded":
         raise RefundRefused(f"a {payment.status} payment has nothing to refund")
     left = refundable(payment.applied_minor, payment.refunded_minor)

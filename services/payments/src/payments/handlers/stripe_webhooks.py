@@ -282,7 +282,7 @@ async def _refund_applied(conn: Connection, runtime: Runtime, r: _Reported) -> _
     reason = f"Stripe {r.named}" + (f": {given.reason}" if given.reason else "")
     try:
         async with savepoint(conn, "stripe_refund"):
-            await refund(conn, runtime, payment_id, amount, reason, r.refund_id)
+            await refund(conn, runtime, payment_id, amount, reason, r.refund_id, by_provider=True)
     except RefundRefused as exc:
         return _Handled("rejected", f"{r.named}: {exc.detail}", payment_id)
     return _Handled("applied", payment_id=payment_id, refund_id=r.refund_id, amount_minor=amount)
