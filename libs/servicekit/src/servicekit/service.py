@@ -155,6 +155,7 @@ class Runtime:
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            idle_fetch_max_wait_ms=s.consumer_idle_fetch_max_wait_ms,
             poll_timeout_ms=s.consumer_poll_timeout_ms,
         )
         self.consumers = []

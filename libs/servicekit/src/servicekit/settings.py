@@ -61,6 +61,13 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         20, ge=1, description="Longest wait for new records per fetch (bounds event latency)."
     )
+    consumer_idle_fetch_max_wait_ms: int = Field(
+        250,
+        ge=0,
+        le=30_000,
+        description="Fetch wait after a second without records (0: always the short one); "
+        "the first event after a quiet spell can wait this long.",
+    )
     consumer_poll_timeout_ms: int = Field(
         200,
         ge=1,

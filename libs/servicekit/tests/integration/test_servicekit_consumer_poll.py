@@ -41,7 +41,10 @@ async def test_an_event_arriving_while_the_consumer_idles_is_applied_without_wai
         await on_time_entry_logged(conn, event)
         applied[event.event_id] = time.monotonic()
 
-    settings = infra.settings(InvoicingSettings, consumer_poll_timeout_ms=POLL_MS)
+    # Without the long wait of a quiet consumer (decision 42): what is measured is the poll.
+    settings = infra.settings(
+        InvoicingSettings, consumer_poll_timeout_ms=POLL_MS, consumer_idle_fetch_max_wait_ms=0
+    )
     definition = dataclasses.replace(
         define_invoicing(settings), subscriptions=[Subscription(TOPIC, handler)]
     )
