@@ -13,7 +13,7 @@ import pytest
 
 from payments.app import define
 from payments.db.providers import secret_context
-from payments.handlers.provider_secrets import reseal_all
+from payments.handlers.provider_secrets import reseal_all, reseal_until_done
 from payments.settings import PaymentsSettings
 from servicekit.sealing import Sealer, SealingError, new_key
 from servicekit.service import create_app
@@ -191,3 +191,51 @@ async def test_two_replicas_resealing_at_once_both_finish_and_the_secret_opens(
     assert row["webhook_secret"] is None
     assert sealer.open(row["webhook_secret_sealed"], secret_context(tenant)) == SECRET
     assert await verifies(payments, tenant) == 200
+
+
+async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payments) -> None:
+    tenant = uuid.uuid4()
+    await admin_execute(
+        payments,
+        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret, version, updated_at) "
+        "VALUES ($1, $2, 1, now())",
+        tenant,
+        SECRET,
+    )
+    # The first write of this tenant's row fails in the database (a sequence counts the
+    # attempts: it is not rolled back with them).
+    await admin_execute(
+        payments,
+        f"""
+        CREATE SEQUENCE payments.reseal_attempts;
+        CREATE FUNCTION payments.reseal_fails_once() RETURNS trigger LANGUAGE plpgsql
+            SECURITY DEFINER AS $$
+        BEGIN
+            IF NEW.tenant_id = '{tenant}' AND nextval('payments.reseal_attempts') = 1 THEN
+                RAISE EXCEPTION 'injected failure';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER reseal_fails_once BEFORE UPDATE ON payments.stripe_settings
+            FOR EACH ROW EXECUTE FUNCTION payments.reseal_fails_once();
+        """,
+    )
+    try:
+        sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
+        pool = payments.runtime.require_pool()
+        await asyncio.wait_for(reseal_until_done(pool, sealer, first_delay_s=0.05), timeout=10)
+        row = await stored(payments, tenant)
+        conn = await asyncpg.connect(payments.infra.admin_dsn())
+        try:
+            attempts = await conn.fetchval("SELECT last_value FROM payments.reseal_attempts")
+        finally:
+            await conn.close()
+    finally:
+        await admin_execute(
+            payments,
+            "DROP TRIGGER reseal_fails_once ON payments.stripe_settings; "
+            "DROP FUNCTION payments.reseal_fails_once(); DROP SEQUENCE payments.reseal_attempts",
+        )
+    assert attempts == 2
+    assert row["webhook_secret"] is None
+    assert sealer.open(row["webhook_secret_sealed"], secret_context(tenant)) == SECRET

@@ -48,7 +48,7 @@ async def sealing(runtime: Runtime) -> AsyncIterator[None]:
         sealer = Sealer.from_setting(settings.secret_keys.get_secret_value())
         runtime.state[_STATE] = sealer
         if runtime.pool is not None:
-            resealing = asyncio.create_task(_reseal(runtime.pool, sealer), name="reseal")
+            resealing = asyncio.create_task(reseal_until_done(runtime.pool, sealer), name="reseal")
     else:
         log.warning("PAYMENTS_SECRET_KEYS is unset: Stripe settings and webhooks answer 503")
     try:
@@ -60,12 +60,22 @@ async def sealing(runtime: Runtime) -> AsyncIterator[None]:
                 await resealing
 
 
-async def _reseal(pool: Pool, sealer: Sealer) -> None:
-    try:
-        await reseal_all(pool, sealer)
-    except Exception:
-        # Each tenant's reseal commits on its own: the next start goes on from here.
-        log.exception("provider secrets not all sealed again; the next start retries")
+async def reseal_until_done(
+    pool: Pool, sealer: Sealer, *, first_delay_s: float = 5.0, max_delay_s: float = 300.0
+) -> None:
+    """`reseal_all` again after a failure (the database away, a statement timed out), later
+    each time: stopping would leave secrets in clear, or under a key about to be dropped,
+    until the next start. Each tenant commits on its own, so a retry goes on from there."""
+    delay = first_delay_s
+    while True:
+        try:
+            await reseal_all(pool, sealer)
+        except Exception:
+            log.exception("provider secrets not all sealed again; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
+        else:
+            return
 
 
 async def reseal_all(pool: Pool, sealer: Sealer) -> int:
