@@ -596,12 +596,81 @@ async def test_stripe_money_is_refunded_in_stripe_not_through_the_api(
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/refund-at-provider")
         assert f"held by stripe ({ref}): refund it there" in r.json()["detail"]
+        assert (r.json()["provider"], r.json()["reference"]) == ("stripe", ref)
     assert manual_refund.status_code == 201, manual_refund.text
     # Nothing was taken: the payment keeps what Stripe's refund and its failure left.
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     after = {p["id"]: p for p in await payments_of(payments, tenant_id, invoice_id)}
     assert (after[payment_id]["refunded_minor"], after[payback_id]["refunded_minor"]) == (1000, 0)
     assert len(await published(payments, "payment-refunded", invoice_id, 2)) == 1
+
+
+async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_it(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, _ = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    undone, again, failed_first = (f"re_{uuid.uuid4().hex[:24]}" for _ in range(3))
+
+    def failure(ref: str, amount: int) -> str:
+        return refund_event(intent, amount, refund_id=ref, status="failed", type="refund.failed")
+
+    async with as_provider(payments, tenant_id) as hook:
+
+        async def deliver(payload: str) -> dict[str, Any]:
+            r = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+            assert r.status_code == 200, r.text
+            return dict(r.json()["event"])
+
+        # All of it refunded, then the refund failed: the money is back, on a payment back.
+        await deliver(refund_event(intent, 5000, refund_id=undone))
+        payback_id = (await deliver(failure(undone, 5000)))["payment_id"]
+        # Refunded again in Stripe: its events find nothing left on the PaymentIntent's payment.
+        listed = await deliver(refund_event(intent, 2000, refund_id=again))
+        await deliver(failure(failed_first, 700))
+    assert listed["outcome"] == "rejected"
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+
+    manual = await payments.invoice(tenant_id, 900)
+    async with payments.http(tenant_id) as http:
+
+        async def by_hand(pid: str, amount: int, ref: str) -> httpx.Response:
+            body = {"amount_minor": amount, "provider_refund_id": ref}
+            return await http.post(f"/v1/payments/{pid}/refunds", json=body)
+
+        recorded = await by_hand(payback_id, 2000, again)
+        repeated = await by_hand(payback_id, 2000, again)
+        other_amount = await by_hand(payback_id, 1500, again)
+        of_failed = await by_hand(payback_id, 700, failed_first)
+        paid_here = await http.post("/v1/payments", json=pay(manual, 900))
+        not_stripe = await by_hand(paid_here.json()["id"], 100, f"re_{uuid.uuid4().hex}")
+        malformed = await by_hand(payback_id, 100, "ch_123")
+
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["refunded_minor"] == 2000
+    assert repeated.status_code == 201
+    assert repeated.json()["refund_id"] == recorded.json()["refund_id"]
+    assert other_amount.status_code == 409
+    assert other_amount.json()["errors"][0]["pointer"] == "#/amount_minor"
+    assert of_failed.status_code == 409
+    assert f"{failed_first} failed at stripe" in of_failed.json()["detail"]
+    assert not_stripe.status_code == 422
+    assert not_stripe.json()["errors"][0]["pointer"] == "#/provider_refund_id"
+    assert malformed.status_code == 422
+    assert await payments.paid_minor(tenant_id, invoice_id) == 3000
+
+    # Stripe tells it again (recorded: nothing moves), then that it failed (paid back once).
+    async with as_provider(payments, tenant_id) as hook:
+        told = refund_event(intent, 2000, refund_id=again, type="refund.updated")
+        told_again = (await hook.post(WEBHOOK, content=told, headers=signed(told))).json()
+        assert told_again["event"]["detail"] == f"refund {again} was recorded before"
+        assert await payments.paid_minor(tenant_id, invoice_id) == 3000
+        back = failure(again, 2000)
+        paid_back = (await hook.post(WEBHOOK, content=back, headers=signed(back))).json()
+    assert paid_back["event"]["detail"].startswith(f"refund {again} failed after it was recorded")
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+    refunds = await published(payments, "payment-refunded", invoice_id, 2)
+    assert sorted(e.amount_minor for e in refunds) == [2000, 5000]
 
 
 async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_back(

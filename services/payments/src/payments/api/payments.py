@@ -14,6 +14,7 @@ from payments.db import payments as rows
 from payments.domain.credit import CREDIT_METHOD
 from payments.domain.payments import Payment, PaymentNotFound
 from payments.handlers import payments as handlers
+from payments.handlers.provider_refunds import record_provider_refund
 from servicekit import lists
 from servicekit.api import (
     DEFAULT_PAGE,
@@ -68,6 +69,13 @@ class RefundIn(BaseModel):
 
     amount_minor: int = Field(gt=0, le=MAX_MINOR)
     reason: str | None = Field(None, max_length=1000)
+    provider_refund_id: str | None = Field(
+        None,
+        pattern=r"^(re|dp)_[A-Za-z0-9]{1,255}$",
+        description="For money Stripe holds: the Stripe refund (`re_…`) or dispute (`dp_…`) "
+        "being recorded, one its events could not apply. Its later events then change "
+        "nothing, or pay it back if it fails.",
+    )
 
 
 class PaymentOut(BaseModel):
@@ -209,13 +217,22 @@ async def refund_payment(
 ) -> Response:
     """Never more than the payment put on the invoice, net of earlier refunds; publishes
     `payment.refunded`. The answer is the payment, with `refund_id`. Money Stripe holds is
-    refunded in Stripe (409 `refund-at-provider` here) and recorded from its events."""
+    refunded in Stripe and recorded from its events (409 `refund-at-provider` here); a
+    Stripe refund its events could not apply is recorded by naming it
+    (`provider_refund_id`)."""
 
     refund_id = runtime.new_id()
 
     async def work(conn: Connection) -> tuple[Payment, UUID]:
-        return await handlers.refund(
-            conn, runtime, payment_id, body.amount_minor, body.reason, refund_id
+        if body.provider_refund_id is None:
+            return await handlers.refund(
+                conn, runtime, payment_id, body.amount_minor, body.reason, refund_id
+            )
+        payment = await rows.payment(conn, payment_id)
+        if payment is None:
+            raise PaymentNotFound(f"no payment {payment_id}")
+        return await record_provider_refund(
+            conn, runtime, payment, body.provider_refund_id, body.amount_minor, body.reason
         )
 
     return await once_per_key(

@@ -188,7 +188,10 @@ async def refund(  # noqa: PLR0917
     if not by_provider and (provider := provider_of(payment)) is not None:
         raise RefundAtProvider(
             f"this payment's money is held by {provider} ({payment.reference}): refund it "
-            f"there; the refund is recorded from {provider}'s events"
+            f"there, and the refund is recorded from {provider}'s events; to record one they "
+            "could not apply, name it in provider_refund_id",
+            provider=provider,
+            reference=payment.reference,
         )
     if payment.status != "succeeded":
         raise RefundRefused(f"a {payment.status} payment has nothing to refund")
