@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.protocol.fetch import FetchRequest
 
 from contracts.envelope import EventEnvelope
 from contracts.registry import encode_event
@@ -63,9 +64,23 @@ async def test_the_wait_lengthens_after_a_quiet_second_and_shortens_with_records
         clock.now += 0.1
         pace.polled(found=False)
         assert pace.wait_ms == 250
-        # The live fetcher builds its requests with it: it fetches on, with the long wait.
-        await consumer.getmany(timeout_ms=300)
-        assert consumer._fetcher._fetch_max_wait_ms == 250
+        # The requests the live fetcher sends from now on carry it.
+        sent: list[Any] = []
+        send = consumer._client.send
+
+        async def recording(node_id: int, request: Any, **kwargs: Any) -> Any:
+            sent.append(request)
+            return await send(node_id, request, **kwargs)
+
+        def waits() -> list[int]:
+            return [r._max_wait_ms for r in sent if isinstance(r, FetchRequest)]
+
+        consumer._client.send = recording
+        started = time.monotonic()
+        # (One fetch built before the change may still go out with the short wait.)
+        while 250 not in waits():
+            await consumer.getmany(timeout_ms=100)
+            assert time.monotonic() - started < 10, f"no fetch with the long wait: {waits()}"
 
         pace.polled(found=True)
         assert pace.wait_ms == 20
