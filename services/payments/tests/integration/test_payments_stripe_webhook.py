@@ -630,6 +630,18 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
         await deliver(failure(failed_first, 700))
     assert listed["outcome"] == "rejected"
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+    today = datetime.now(UTC).date()
+    period = {
+        "period_start": str(today - timedelta(days=1)),
+        "period_end": str(today + timedelta(days=1)),
+    }
+
+    async def unsettled() -> set[str]:
+        async with payments.http(tenant_id) as http:
+            found = (await http.get("/v1/reconciliation", params=period)).json()
+        return {e["event_id"] for e in found["unsettled_provider_events"]}
+
+    assert listed["event_id"] in await unsettled()
 
     manual = await payments.invoice(tenant_id, 900)
     async with payments.http(tenant_id) as http:
@@ -658,6 +670,9 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     assert not_stripe.json()["errors"][0]["pointer"] == "#/provider_refund_id"
     assert malformed.status_code == 422
     assert await payments.paid_minor(tenant_id, invoice_id) == 3000
+    # Recorded by hand, the rejected event is settled: reconciliation lists it no more.
+    assert recorded.json()["refund_id"] == listed["refund_id"]
+    assert listed["event_id"] not in await unsettled()
 
     # Stripe tells it again (recorded: nothing moves), then that it failed (paid back once).
     async with as_provider(payments, tenant_id) as hook:

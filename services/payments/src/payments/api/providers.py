@@ -70,7 +70,9 @@ class ProviderEventOut(BaseModel):
     detail: str | None
     payment_id: UUID | None = Field(description="The payment it made, or the one refunded.")
     refund_id: UUID | None = Field(
-        description="The refund it recorded (`refund.*` and dispute events)."
+        description="The refund it recorded (`refund.*` and dispute events); on a rejected "
+        "one, the id its refund gets when a person records it (`provider_refund_id`), after "
+        "which reconciliation no longer lists it."
     )
     created_at: AwareDatetime
 

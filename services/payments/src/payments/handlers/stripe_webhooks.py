@@ -272,19 +272,23 @@ async def _refund_applied(conn: Connection, runtime: Runtime, r: _Reported) -> _
             # Raised, so the transaction (and the refund's row) is undone and Stripe retries.
             raise PaymentNotFound(missing)
         return _Handled("rejected", f"{missing} an hour after the {r.kind}")
+    # A rejection names the refund id it would have had: a person who records that refund
+    # (`provider_refund_id`) gives it that id, and reconciliation then counts it settled.
     currency = given.currency.upper()
     if currency != payment.currency:
-        return _Handled("rejected", f"the payment is in {payment.currency}", payment_id)
+        return _Handled(
+            "rejected", f"the payment is in {payment.currency}", payment_id, r.refund_id
+        )
     try:
         amount = to_minor(given.amount, currency)
     except ValueError as exc:
-        return _Handled("rejected", str(exc), payment_id)
+        return _Handled("rejected", str(exc), payment_id, r.refund_id)
     reason = f"Stripe {r.named}" + (f": {given.reason}" if given.reason else "")
     try:
         async with savepoint(conn, "stripe_refund"):
             await refund(conn, runtime, payment_id, amount, reason, r.refund_id, by_provider=True)
     except RefundRefused as exc:
-        return _Handled("rejected", f"{r.named}: {exc.detail}", payment_id)
+        return _Handled("rejected", f"{r.named}: {exc.detail}", payment_id, r.refund_id)
     return _Handled("applied", payment_id=payment_id, refund_id=r.refund_id, amount_minor=amount)
 
 
