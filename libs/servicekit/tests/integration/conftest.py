@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from servicekit import db, migrations
 from servicekit.consumer import Subscription
 from servicekit.metrics import ServiceMetrics
 from servicekit.relay import OutboxRelay, new_producer
-from servicekit.service import Runtime, create_app
+from servicekit.service import Runtime, ServiceDefinition, create_app
 from servicekit.testing import Infra, eventually, serve
 from timecapture.app import MIGRATIONS as TIMECAPTURE_MIGRATIONS
 from timecapture.domain.time_entries import TimeEntry
@@ -311,3 +312,20 @@ async def invoicing(infra: Infra, migrated: None) -> AsyncIterator[Invoicing]:
     app = create_app(definition)
     async with serve(app):
         yield Invoicing(app.state.runtime, rejected, infra)
+
+
+def invoicing_timing_entries(
+    infra: Infra, **settings: Any
+) -> tuple[ServiceDefinition, dict[uuid.UUID, float]]:
+    """Invoicing with only its ledger consumer, and when (monotonic) it applied each event."""
+    applied: dict[uuid.UUID, float] = {}
+
+    async def handler(conn: db.Connection, event: EventEnvelope[Any]) -> None:
+        await on_time_entry_logged(conn, event)
+        applied[event.event_id] = time.monotonic()
+
+    definition = dataclasses.replace(
+        define_invoicing(infra.settings(InvoicingSettings, **settings)),
+        subscriptions=[Subscription(TOPIC, handler)],
+    )
+    return definition, applied

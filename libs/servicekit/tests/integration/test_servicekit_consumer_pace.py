@@ -17,15 +17,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.protocol.fetch import FetchRequest
 
-from contracts.envelope import EventEnvelope
 from contracts.registry import encode_event
-from invoicing.app import define as define_invoicing
-from invoicing.messaging.consumers import on_time_entry_logged
-from invoicing.settings import InvoicingSettings
-from servicekit import db
-from servicekit.consumer import ConsumerPolicy, FetchPace, Subscription
+from servicekit.consumer import ConsumerPolicy, FetchPace
 from servicekit.service import create_app
 from servicekit.testing import Infra, eventually, serve
+
+from .conftest import invoicing_timing_entries
 
 pytestmark = pytest.mark.integration
 
@@ -99,16 +96,7 @@ async def test_the_wait_lengthens_after_a_quiet_second_and_shortens_with_records
 async def test_a_quiet_consumer_applies_the_next_event_within_its_idle_wait_then_at_once(
     infra: Infra, migrated: None, kafka: Any, make: Any, tenant_id: uuid.UUID
 ) -> None:
-    applied: dict[uuid.UUID, float] = {}
-
-    async def handler(conn: db.Connection, event: EventEnvelope[Any]) -> None:
-        await on_time_entry_logged(conn, event)
-        applied[event.event_id] = time.monotonic()
-
-    settings = infra.settings(InvoicingSettings, consumer_idle_fetch_max_wait_ms=IDLE_MS)
-    definition = dataclasses.replace(
-        define_invoicing(settings), subscriptions=[Subscription(TOPIC, handler)]
-    )
+    definition, applied = invoicing_timing_entries(infra, consumer_idle_fetch_max_wait_ms=IDLE_MS)
 
     async def latency() -> float:
         entry = make.entry(tenant_id)

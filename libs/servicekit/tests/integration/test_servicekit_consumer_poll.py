@@ -8,22 +8,17 @@ an event fetched meanwhile waited out the sleep (`servicekit.consumer`, decision
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from typing import Any
 
 import pytest
 
-from contracts.envelope import EventEnvelope
 from contracts.registry import encode_event
-from invoicing.app import define as define_invoicing
-from invoicing.messaging.consumers import on_time_entry_logged
-from invoicing.settings import InvoicingSettings
-from servicekit import db
-from servicekit.consumer import Subscription
 from servicekit.service import create_app
 from servicekit.testing import Infra, eventually, serve
+
+from .conftest import invoicing_timing_entries
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +30,9 @@ POLL_MS = 1000
 async def test_an_event_arriving_while_the_consumer_idles_is_applied_without_waiting_a_poll_out(
     infra: Infra, migrated: None, kafka: Any, make: Any, tenant_id: uuid.UUID
 ) -> None:
-    applied: dict[uuid.UUID, float] = {}
-
-    async def handler(conn: db.Connection, event: EventEnvelope[Any]) -> None:
-        await on_time_entry_logged(conn, event)
-        applied[event.event_id] = time.monotonic()
-
     # Without the long wait of a quiet consumer (decision 42): what is measured is the poll.
-    settings = infra.settings(
-        InvoicingSettings, consumer_poll_timeout_ms=POLL_MS, consumer_idle_fetch_max_wait_ms=0
-    )
-    definition = dataclasses.replace(
-        define_invoicing(settings), subscriptions=[Subscription(TOPIC, handler)]
+    definition, applied = invoicing_timing_entries(
+        infra, consumer_poll_timeout_ms=POLL_MS, consumer_idle_fetch_max_wait_ms=0
     )
     async with serve(create_app(definition)):
         await kafka.caught_up(GROUP)

@@ -57,6 +57,19 @@ async def admin_execute(payments: Payments, sql: str, *args: object) -> None:
         await conn.close()
 
 
+async def secret_in_clear(payments: Payments) -> uuid.UUID:
+    """A tenant whose secret was stored before sealing (as it was, in clear)."""
+    tenant = uuid.uuid4()
+    await admin_execute(
+        payments,
+        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret, version, updated_at) "
+        "VALUES ($1, $2, 1, now())",
+        tenant,
+        SECRET,
+    )
+    return tenant
+
+
 async def verifies(payments: Payments, tenant_id: uuid.UUID, secret: str = SECRET) -> int:
     """Status of a signed delivery (an event type we ignore: nothing needs an invoice)."""
     payload = intent_event(None, 100, type="payment_intent.created")
@@ -174,14 +187,7 @@ async def test_a_bad_keys_setting_stops_the_start(payments: Payments) -> None:
 async def test_two_replicas_resealing_at_once_both_finish_and_the_secret_opens(
     payments: Payments,
 ) -> None:
-    tenant = uuid.uuid4()
-    await admin_execute(
-        payments,
-        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret, version, updated_at) "
-        "VALUES ($1, $2, 1, now())",
-        tenant,
-        SECRET,
-    )
+    tenant = await secret_in_clear(payments)
     sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
     pool = payments.runtime.require_pool()
     # The row lock and the re-check under it: the second waits, then finds the work done
@@ -194,14 +200,7 @@ async def test_two_replicas_resealing_at_once_both_finish_and_the_secret_opens(
 
 
 async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payments) -> None:
-    tenant = uuid.uuid4()
-    await admin_execute(
-        payments,
-        "INSERT INTO payments.stripe_settings (tenant_id, webhook_secret, version, updated_at) "
-        "VALUES ($1, $2, 1, now())",
-        tenant,
-        SECRET,
-    )
+    tenant = await secret_in_clear(payments)
     # The first write of this tenant's row fails in the database (a sequence counts the
     # attempts: it is not rolled back with them).
     await admin_execute(
