@@ -609,7 +609,7 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
     await configured(payments, tenant_id)
-    invoice_id, intent, _ = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
     undone, again, failed_first = (f"re_{uuid.uuid4().hex[:24]}" for _ in range(3))
 
     def failure(ref: str, amount: int) -> str:
@@ -644,12 +644,15 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     assert listed["event_id"] in await unsettled()
 
     manual = await payments.invoice(tenant_id, 900)
+    other_invoice, _, other_stripe_payment = await paid_by_stripe(payments, tenant_id, 800, 800)
     async with payments.http(tenant_id) as http:
 
         async def by_hand(pid: str, amount: int, ref: str) -> httpx.Response:
             body = {"amount_minor": amount, "provider_refund_id": ref}
             return await http.post(f"/v1/payments/{pid}/refunds", json=body)
 
+        not_as_reported = await by_hand(payback_id, 1500, again)
+        elsewhere = await by_hand(other_stripe_payment, 2000, again)
         recorded = await by_hand(payback_id, 2000, again)
         repeated = await by_hand(payback_id, 2000, again)
         other_amount = await by_hand(payback_id, 1500, again)
@@ -658,6 +661,14 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
         not_stripe = await by_hand(paid_here.json()["id"], 100, f"re_{uuid.uuid4().hex}")
         malformed = await by_hand(payback_id, 100, "ch_123")
 
+    assert not_as_reported.status_code == 409
+    assert not_as_reported.json()["detail"] == f"{again} was reported for 2000"
+    assert elsewhere.status_code == 409
+    assert (
+        f"{again} refunded payment {payment_id}, of invoice {invoice_id}"
+        in (elsewhere.json()["detail"])
+    )
+    assert await payments.paid_minor(tenant_id, other_invoice) == 800
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["refunded_minor"] == 2000
     assert repeated.status_code == 201
@@ -686,6 +697,34 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     refunds = await published(payments, "payment-refunded", invoice_id, 2)
     assert sorted(e.amount_minor for e in refunds) == [2000, 5000]
+
+
+async def test_a_refund_recorded_before_stripe_reports_it_must_match_what_stripe_reports(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    early = f"re_{uuid.uuid4().hex[:24]}"
+    async with payments.http(tenant_id) as http:
+        body = {"amount_minor": 1000, "provider_refund_id": early}
+        recorded = await http.post(f"/v1/payments/{payment_id}/refunds", json=body)
+    assert recorded.status_code == 201, recorded.text
+    told = refund_event(intent, 1200, refund_id=early)
+    async with as_provider(payments, tenant_id) as hook:
+        event = (await hook.post(WEBHOOK, content=told, headers=signed(told))).json()["event"]
+    assert (event["outcome"], event["refund_id"]) == ("rejected", None)
+    assert event["detail"] == (
+        f"refund {early} was recorded for 1000, but Stripe reports 1200: settle the difference"
+    )
+    assert await payments.paid_minor(tenant_id, invoice_id) == 4000
+    today = datetime.now(UTC).date()
+    period = {
+        "period_start": str(today - timedelta(days=1)),
+        "period_end": str(today + timedelta(days=1)),
+    }
+    async with payments.http(tenant_id) as http:
+        found = (await http.get("/v1/reconciliation", params=period)).json()
+    assert event["event_id"] in {e["event_id"] for e in found["unsettled_provider_events"]}
 
 
 async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_back(

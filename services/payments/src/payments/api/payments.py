@@ -71,8 +71,9 @@ class RefundIn(BaseModel):
     reason: str | None = Field(None, max_length=1000)
     provider_refund_id: str | None = Field(
         None,
-        pattern=r"^(re|dp)_[A-Za-z0-9]{1,255}$",
-        description="For money Stripe holds: the Stripe refund (`re_…`) or dispute (`dp_…`) "
+        pattern=r"^(re|pyr|dp)_[A-Za-z0-9]{1,255}$",
+        description="For money Stripe holds: the Stripe refund (`re_…`, `pyr_…`) or dispute "
+        "(`dp_…`) "
         "being recorded, one its events could not apply. Its later events then change "
         "nothing, or pay it back if it fails.",
     )

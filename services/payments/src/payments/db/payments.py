@@ -142,6 +142,13 @@ async def insert_refund(  # noqa: PLR0917
     )
 
 
+async def refunded_payment_id(conn: Connection, refund_id: UUID) -> UUID | None:
+    found: UUID | None = await conn.fetchval(
+        "SELECT payment_id FROM refunds WHERE id = $1", refund_id
+    )
+    return found
+
+
 async def refund_exists(conn: Connection, refund_id: UUID) -> bool:
     return bool(
         await conn.fetchval("SELECT EXISTS (SELECT 1 FROM refunds WHERE id = $1)", refund_id)

@@ -138,6 +138,16 @@ async def refund_state(
     return found["state"], found["amount_minor"]
 
 
+async def rejected_event_payment_id(conn: Connection, refund_id: UUID) -> UUID | None:
+    """The payment a rejected event about this refund named (the PaymentIntent's)."""
+    found: UUID | None = await conn.fetchval(
+        "SELECT payment_id FROM provider_events WHERE refund_id = $1 AND outcome = 'rejected' "
+        "AND payment_id IS NOT NULL ORDER BY created_at LIMIT 1",
+        refund_id,
+    )
+    return found
+
+
 async def set_refund_state(  # noqa: PLR0917
     conn: Connection,
     tenant_id: UUID,

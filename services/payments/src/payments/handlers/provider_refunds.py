@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from payments.db import payments as payment_rows
 from payments.db import providers as rows
 from payments.domain.payments import Payment, RefundRefused
 from payments.domain.providers import provider_of, refund_uuid
@@ -51,6 +52,8 @@ async def record_provider_refund(  # noqa: PLR0917
         )
     if state == "failed":
         raise RefundRefused(f"{ref} failed at {provider}: no money left, so none is taken")
+    if state == "rejected":
+        await _matches_rejected(conn, payment, ref, refund_id, amount_minor, recorded_minor)
     done = await refund(
         conn,
         runtime,
@@ -64,3 +67,27 @@ async def record_provider_refund(  # noqa: PLR0917
         conn, payment.tenant_id, provider, ref, "recorded", now, refund_id, amount_minor
     )
     return done
+
+
+async def _matches_rejected(  # noqa: PLR0917
+    conn: Connection,
+    payment: Payment,
+    ref: str,
+    refund_id: UUID,
+    amount_minor: int,
+    reported_minor: int | None,
+) -> None:
+    """A refund the provider's events reported (and were refused) is recorded as reported:
+    its amount, and on the invoice of the payment they named (or a payment back there)."""
+    if reported_minor is not None and amount_minor != reported_minor:
+        raise RefundRefused(
+            f"{ref} was reported for {reported_minor}",
+            errors=[{"pointer": "#/amount_minor", "detail": f"{ref} was {reported_minor}"}],
+        )
+    named_id = await rows.rejected_event_payment_id(conn, refund_id)
+    named = None if named_id is None else await payment_rows.payment(conn, named_id)
+    if named is not None and named.invoice_id != payment.invoice_id:
+        raise RefundRefused(
+            f"{ref} refunded payment {named.id}, of invoice {named.invoice_id}: record it "
+            "there, on that payment or a payment back of it"
+        )

@@ -218,7 +218,7 @@ async def _refund_reported(
     if status == "succeeded":
         if state == "seen":
             return await _refund_succeeded(conn, runtime, r)
-        return _taken_again(r, state)
+        return _differs(r, state, recorded_minor) or _taken_again(r, state)
     back = "failure" if r.kind == "refund" else "reinstatement"
     if state == "failed":
         return _Handled("ignored", f"{r.named}'s {back} was handled before", r.payment_id)
@@ -235,6 +235,25 @@ async def _refund_reported(
         nothing = f"{r.named} is {status}; nothing was taken, so nothing comes back"
         return _Handled("ignored", nothing, r.payment_id)
     return await _refund_undone(conn, runtime, r, recorded_minor)
+
+
+def _differs(r: _Reported, state: RefundState, recorded_minor: int | None) -> _Handled | None:
+    """A refund recorded (by a person, before its events came) for another amount than
+    Stripe now reports: listed, with no refund id, so reconciliation shows it unsettled."""
+    if state != "recorded":
+        return None
+    try:
+        reported = to_minor(r.given.amount, r.given.currency.upper())
+    except ValueError:
+        return None
+    if recorded_minor is None or reported == recorded_minor:
+        return None
+    return _Handled(
+        "rejected",
+        f"{r.named} was recorded for {recorded_minor}, but Stripe reports {reported}: "
+        "settle the difference",
+        r.payment_id,
+    )
 
 
 def _taken_again(r: _Reported, state: RefundState) -> _Handled:
@@ -254,7 +273,9 @@ def _taken_again(r: _Reported, state: RefundState) -> _Handled:
 async def _refund_succeeded(conn: Connection, runtime: Runtime, r: _Reported) -> _Handled:
     handled = await _refund_applied(conn, runtime, r)
     state: RefundState = "recorded" if handled.outcome == "applied" else "rejected"
-    amount = handled.amount_minor if state == "recorded" else None
+    # Recorded: what was taken; rejected: what Stripe reported, which a person recording it
+    # by hand must match (`record_provider_refund`).
+    amount = handled.amount_minor
     now = runtime.clock()
     await rows.set_refund_state(
         conn, r.tenant_id, STRIPE, r.given.id, state, now, r.refund_id, amount
@@ -288,7 +309,7 @@ async def _refund_applied(conn: Connection, runtime: Runtime, r: _Reported) -> _
         async with savepoint(conn, "stripe_refund"):
             await refund(conn, runtime, payment_id, amount, reason, r.refund_id, by_provider=True)
     except RefundRefused as exc:
-        return _Handled("rejected", f"{r.named}: {exc.detail}", payment_id, r.refund_id)
+        return _Handled("rejected", f"{r.named}: {exc.detail}", payment_id, r.refund_id, amount)
     return _Handled("applied", payment_id=payment_id, refund_id=r.refund_id, amount_minor=amount)
 
 
@@ -298,8 +319,12 @@ async def _refund_undone(
     """A recorded refund failed at Stripe: the money is back in the tenant's Stripe balance,
     so it is paid onto the invoice again (the excess, if the invoice owes less now, to the
     client's credit balance), as a payment of its own, published like any other."""
-    refunded = await payment_rows.payment(conn, r.payment_id)
-    assert refunded is not None  # it was refunded, so it is stored
+    # The payment the refund was taken from (a person may have recorded it on a payment
+    # back rather than the PaymentIntent's own): the money returns to that invoice.
+    taken_from = await payment_rows.refunded_payment_id(conn, r.refund_id) or r.payment_id
+    refunded = await payment_rows.payment(conn, taken_from)
+    if refunded is None:
+        return _Handled("rejected", f"{r.named} failed, but its payment is not here", r.payment_id)
     tenant_id, ref = r.tenant_id, r.given.id
     cmd = RecordPayment(
         tenant_id=tenant_id,
