@@ -13,7 +13,11 @@ import pytest
 
 from payments.app import define
 from payments.db.providers import secret_context
-from payments.handlers.provider_secrets import reseal_all, reseal_until_done
+from payments.handlers.provider_secrets import (
+    ResealIncomplete,
+    reseal_all,
+    reseal_until_done,
+)
 from payments.settings import PaymentsSettings
 from servicekit.sealing import Sealer, SealingError, new_key
 from servicekit.service import create_app
@@ -200,7 +204,7 @@ async def test_two_replicas_resealing_at_once_both_finish_and_the_secret_opens(
 
 
 async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payments) -> None:
-    tenant = await secret_in_clear(payments)
+    tenant, healthy = await secret_in_clear(payments), await secret_in_clear(payments)
     # The first write of this tenant's row fails in the database (a sequence counts the
     # attempts: it is not rolled back with them).
     await admin_execute(
@@ -222,6 +226,11 @@ async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payment
     try:
         sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
         pool = payments.runtime.require_pool()
+        # One pass: the failing tenant does not keep the others in clear.
+        with pytest.raises(ResealIncomplete):
+            await reseal_all(pool, sealer)
+        assert (await stored(payments, healthy))["webhook_secret"] is None
+        assert (await stored(payments, tenant))["webhook_secret"] == SECRET
         await asyncio.wait_for(reseal_until_done(pool, sealer, first_delay_s=0.05), timeout=10)
         row = await stored(payments, tenant)
         conn = await asyncpg.connect(payments.infra.admin_dsn())

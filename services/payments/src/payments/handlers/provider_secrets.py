@@ -83,7 +83,7 @@ async def reseal_all(pool: Pool, sealer: Sealer) -> int:
     (its deliveries answer 503 `secret-unreadable` until its key is listed or it is set)."""
     async with pool.acquire() as scan, scan.transaction():
         tenants = await rows.tenants_to_reseal(scan, sealer)
-    done = 0
+    done, failed = 0, 0
     for tenant_id in tenants:
         try:
             async with tenant_transaction(pool, tenant_id) as conn:
@@ -92,6 +92,16 @@ async def reseal_all(pool: Pool, sealer: Sealer) -> int:
             log.error(
                 "provider secret not resealed", extra={"tenant": str(tenant_id), "why": exc.detail}
             )
+        except Exception:
+            # The next tenants still get theirs; the pass fails at the end, to be tried again.
+            log.exception("provider secret not resealed", extra={"tenant": str(tenant_id)})
+            failed += 1
     if done:
         log.info("provider secrets sealed by the current key", extra={"count": done})
+    if failed:
+        raise ResealIncomplete(f"{failed} of {len(tenants)} tenants' secrets not sealed again")
     return done
+
+
+class ResealIncomplete(Exception):
+    pass
