@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import time
 import uuid
 from datetime import timedelta
@@ -31,7 +32,7 @@ from bench.cpu import cpu_seconds
 from bench.http_load import Pool
 from bench.schemas import migrate
 from bench.services import platform
-from bench.stats import open_loop, summary_ms
+from bench.stats import open_loop, percentile, summary_ms
 from contracts.registry import decode_event
 from servicekit.consumer import ConsumerPolicy
 from servicekit.relay import new_producer
@@ -39,6 +40,8 @@ from servicekit.testing import Infra, local_infra, read_topic
 
 RATE = float(os.environ.get("BENCH_RATE", "200"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
+GOAL_P99_MS = 100.0
 WARM_SECONDS = float(os.environ.get("BENCH_WARM_SECONDS", "2"))
 PORT = int(os.environ.get("BENCH_PG_PORT", "55434"))
 
@@ -51,7 +54,8 @@ async def _fetch(infra: Infra, sql: str, *args: object) -> list[asyncpg.Record]:
         await conn.close()
 
 
-async def run(infra: Infra) -> None:
+async def run(infra: Infra) -> tuple[float, float]:
+    """One measured run; (payment -> paid p99, API p99) in seconds."""
     count = int(RATE * SECONDS)
     warm = int(RATE * WARM_SECONDS)
     async with platform(infra) as p:
@@ -229,6 +233,7 @@ async def run(infra: Infra) -> None:
         f"  baseline raw broker hop (relay's producer, services' fetch wait, nothing else "
         f"running): {summary_ms(await raw_hop(infra))}"
     )
+    return percentile(to_paid, 99), percentile(latencies, 99)
 
 
 async def raw_hop(infra: Infra, count: int = 400) -> list[float]:
@@ -310,12 +315,27 @@ async def baseline(infra: Infra, count: int) -> float:
         await pool.close()
 
 
-async def _main(infra: Infra) -> None:
+async def _main(infra: Infra) -> tuple[float, float]:
     await pg_statements.require_commit_timestamps(infra)
     await migrate(infra, ("timecapture", "invoicing", "payments"))
-    await run(infra)
+    return await run(infra)
 
 
 def main() -> None:
-    with local_infra(PORT, "billstream_bench") as infra:
-        asyncio.run(_main(infra))
+    """`BENCH_REPEAT` runs, each on a fresh cluster: on a shared two-core VM one run's p99
+    says little (the same code gave 204-1,258 ms in one session), so compare medians."""
+    results = []
+    for n in range(REPEAT):
+        if REPEAT > 1:
+            print(f"  run {n + 1} of {REPEAT}", flush=True)
+        with local_infra(PORT, "billstream_bench") as infra:
+            results.append(asyncio.run(_main(infra)))
+    if REPEAT > 1:
+        paid = sorted(r[0] * 1000 for r in results)
+        api = sorted(r[1] * 1000 for r in results)
+        met = sum(p < GOAL_P99_MS for p in paid)
+        print(
+            f"  over {REPEAT} runs: payment -> paid p99 median {statistics.median(paid):.1f} ms "
+            f"({paid[0]:.1f}-{paid[-1]:.1f}), under {GOAL_P99_MS:.0f} ms in {met}; "
+            f"API p99 median {statistics.median(api):.1f} ms"
+        )
