@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -203,10 +203,12 @@ async def test_two_replicas_resealing_at_once_both_finish_and_the_secret_opens(
     assert await verifies(payments, tenant) == 200
 
 
-async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payments) -> None:
-    tenant, healthy = await secret_in_clear(payments), await secret_in_clear(payments)
-    # The first write of this tenant's row fails in the database (a sequence counts the
-    # attempts: it is not rolled back with them).
+@asynccontextmanager
+async def first_write_fails(
+    payments: Payments, tenant: uuid.UUID, errcode: str
+) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """The first write of `tenant`'s settings row fails in the database with `errcode`;
+    yields how many writes were tried (a sequence counts them: it is not rolled back)."""
     await admin_execute(
         payments,
         f"""
@@ -215,7 +217,7 @@ async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payment
             SECURITY DEFINER AS $$
         BEGIN
             IF NEW.tenant_id = '{tenant}' AND nextval('payments.reseal_attempts') = 1 THEN
-                RAISE EXCEPTION 'injected failure';
+                RAISE EXCEPTION 'injected failure' USING ERRCODE = '{errcode}';
             END IF;
             RETURN NEW;
         END $$;
@@ -223,27 +225,54 @@ async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payment
             FOR EACH ROW EXECUTE FUNCTION payments.reseal_fails_once();
         """,
     )
-    try:
-        sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
-        pool = payments.runtime.require_pool()
-        # One pass: the failing tenant does not keep the others in clear.
-        with pytest.raises(ResealIncomplete):
-            await reseal_all(pool, sealer)
-        assert (await stored(payments, healthy))["webhook_secret"] is None
-        assert (await stored(payments, tenant))["webhook_secret"] == SECRET
-        await asyncio.wait_for(reseal_until_done(pool, sealer, first_delay_s=0.05), timeout=10)
-        row = await stored(payments, tenant)
+
+    async def attempts() -> int:
         conn = await asyncpg.connect(payments.infra.admin_dsn())
         try:
-            attempts = await conn.fetchval("SELECT last_value FROM payments.reseal_attempts")
+            return int(await conn.fetchval("SELECT last_value FROM payments.reseal_attempts"))
         finally:
             await conn.close()
+
+    try:
+        yield attempts
     finally:
         await admin_execute(
             payments,
             "DROP TRIGGER reseal_fails_once ON payments.stripe_settings; "
             "DROP FUNCTION payments.reseal_fails_once(); DROP SEQUENCE payments.reseal_attempts",
         )
-    assert attempts == 2
+
+
+async def test_a_failed_reseal_is_tried_again_until_it_is_done(payments: Payments) -> None:
+    tenant, healthy = await secret_in_clear(payments), await secret_in_clear(payments)
+    sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
+    pool = payments.runtime.require_pool()
+    async with first_write_fails(payments, tenant, "P0001") as attempts:
+        # One pass: the failing tenant does not keep the others in clear.
+        with pytest.raises(ResealIncomplete):
+            await reseal_all(pool, sealer)
+        assert (await stored(payments, healthy))["webhook_secret"] is None
+        assert (await stored(payments, tenant))["webhook_secret"] == SECRET
+        await asyncio.wait_for(reseal_until_done(pool, sealer, first_delay_s=0.05), timeout=10)
+        tried = await attempts()
+    row = await stored(payments, tenant)
+    assert tried == 2
     assert row["webhook_secret"] is None
     assert sealer.open(row["webhook_secret_sealed"], secret_context(tenant)) == SECRET
+
+
+async def test_a_reseal_stops_its_pass_when_the_database_fails_and_retries_it(
+    payments: Payments,
+) -> None:
+    tenant = await secret_in_clear(payments)
+    sealer = Sealer.from_setting(f"t1:{SECRET_KEY}")
+    pool = payments.runtime.require_pool()
+    # 40001 (serialization failure) is one of the errors for which the whole pass is
+    # retried rather than carried on tenant by tenant.
+    async with first_write_fails(payments, tenant, "40001") as attempts:
+        with pytest.raises(asyncpg.exceptions.SerializationError):
+            await reseal_all(pool, sealer)
+        await asyncio.wait_for(reseal_until_done(pool, sealer, first_delay_s=0.05), timeout=10)
+        tried = await attempts()
+    assert tried == 2
+    assert (await stored(payments, tenant))["webhook_secret"] is None

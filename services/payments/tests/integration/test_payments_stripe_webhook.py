@@ -655,6 +655,7 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
         elsewhere = await by_hand(other_stripe_payment, 2000, again)
         recorded = await by_hand(payback_id, 2000, again)
         repeated = await by_hand(payback_id, 2000, again)
+        on_another = await by_hand(payment_id, 2000, again)
         other_amount = await by_hand(payback_id, 1500, again)
         of_failed = await by_hand(payback_id, 700, failed_first)
         paid_here = await http.post("/v1/payments", json=pay(manual, 900))
@@ -673,6 +674,8 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     assert recorded.json()["refunded_minor"] == 2000
     assert repeated.status_code == 201
     assert repeated.json()["refund_id"] == recorded.json()["refund_id"]
+    assert on_another.status_code == 409
+    assert on_another.json()["detail"] == f"{again} was recorded before, on payment {payback_id}"
     assert other_amount.status_code == 409
     assert other_amount.json()["errors"][0]["pointer"] == "#/amount_minor"
     assert of_failed.status_code == 409

@@ -46,6 +46,8 @@ async def record_provider_refund(  # noqa: PLR0917
                 f"{ref} was recorded before, for {recorded_minor}",
                 errors=[{"pointer": "#/amount_minor", "detail": f"{ref} was {recorded_minor}"}],
             )
+        if (taken_from := await payment_rows.refunded_payment_id(conn, refund_id)) != payment.id:
+            raise RefundRefused(f"{ref} was recorded before, on payment {taken_from}")
         # The same refund again (a retry, or the webhook was first): nothing moves.
         return await refund(
             conn, runtime, payment.id, amount_minor, reason, refund_id, by_provider=True

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from payments.db import providers as rows
 from payments.domain.providers import SecretKeysNotConfigured, SecretUnreadable
 from payments.settings import PaymentsSettings
-from servicekit.db import Pool, tenant_transaction
+from servicekit.db import RETRYABLE_DB_ERRORS, Pool, tenant_transaction
 from servicekit.sealing import Sealer
 from servicekit.service import Runtime
 
@@ -92,6 +92,8 @@ async def reseal_all(pool: Pool, sealer: Sealer) -> int:
             log.error(
                 "provider secret not resealed", extra={"tenant": str(tenant_id), "why": exc.detail}
             )
+        except RETRYABLE_DB_ERRORS:
+            raise  # the database is away: every tenant after this one would fail the same way
         except Exception:
             # The next tenants still get theirs; the pass fails at the end, to be tried again.
             log.exception("provider secret not resealed", extra={"tenant": str(tenant_id)})

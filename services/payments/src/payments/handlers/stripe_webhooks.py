@@ -320,11 +320,12 @@ async def _refund_undone(
     so it is paid onto the invoice again (the excess, if the invoice owes less now, to the
     client's credit balance), as a payment of its own, published like any other."""
     # The payment the refund was taken from (a person may have recorded it on a payment
-    # back rather than the PaymentIntent's own): the money returns to that invoice.
-    taken_from = await payment_rows.refunded_payment_id(conn, r.refund_id) or r.payment_id
+    # back rather than the PaymentIntent's own): the money returns to that invoice. State
+    # `recorded` is set in the transaction that stored the refund, so both are there.
+    taken_from = await payment_rows.refunded_payment_id(conn, r.refund_id)
+    assert taken_from is not None
     refunded = await payment_rows.payment(conn, taken_from)
-    if refunded is None:
-        return _Handled("rejected", f"{r.named} failed, but its payment is not here", r.payment_id)
+    assert refunded is not None
     tenant_id, ref = r.tenant_id, r.given.id
     cmd = RecordPayment(
         tenant_id=tenant_id,
