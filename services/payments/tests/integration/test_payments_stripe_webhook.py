@@ -125,6 +125,26 @@ def as_provider(payments: Payments, tenant_id: uuid.UUID) -> httpx.AsyncClient:
     )
 
 
+async def deliver(hook: httpx.AsyncClient, payload: str) -> dict[str, Any]:
+    """`payload` signed as Stripe signs it; the event as recorded (it must be accepted)."""
+    r = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
+    assert r.status_code == 200, r.text
+    return dict(r.json()["event"])
+
+
+def refund_failed(intent: str, amount: int, ref: str) -> str:
+    return refund_event(intent, amount, refund_id=ref, status="failed", type="refund.failed")
+
+
+def around_today() -> dict[str, str]:
+    """A reconciliation period holding what came today (or just before midnight)."""
+    today = datetime.now(UTC).date()
+    return {
+        "period_start": str(today - timedelta(days=1)),
+        "period_end": str(today + timedelta(days=1)),
+    }
+
+
 async def configured(payments: Payments, tenant_id: uuid.UUID) -> None:
     await payments.client(tenant_id)
     async with payments.http(tenant_id) as http:
@@ -465,11 +485,7 @@ async def test_stripe_refunds_that_cannot_apply_are_listed_never_lost(
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     assert len(listed) == 5
     # Reconciliation lists them too, tenant-wide, for the day they came.
-    today = datetime.now(UTC).date()  # around it: the events may have come before midnight
-    period = {
-        "period_start": str(today - timedelta(days=1)),
-        "period_end": str(today + timedelta(days=1)),
-    }
+    period = around_today()
     async with payments.http(tenant_id) as http:
         whole = (await http.get("/v1/reconciliation", params=period)).json()
         one_client = (
@@ -518,27 +534,22 @@ async def test_a_failed_refund_never_takes_money_and_one_failing_later_pays_it_b
     first, second, raced = (f"re_{uuid.uuid4().hex[:24]}" for _ in range(3))
 
     def failed(ref: str) -> str:
-        return refund_event(intent, 1000, refund_id=ref, status="failed", type="refund.failed")
+        return refund_failed(intent, 1000, ref)
 
     async with as_provider(payments, tenant_id) as hook:
-
-        async def deliver(payload: str) -> dict[str, Any]:
-            r = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
-            assert r.status_code == 200, r.text
-            return dict(r.json()["event"])
-
         # Stripe keeps no order: the failure of `first` comes before its "succeeded".
-        failure_first = await deliver(failed(first))
-        stale = await deliver(refund_event(intent, 1000, refund_id=first))
+        failure_first = await deliver(hook, failed(first))
+        stale = await deliver(hook, refund_event(intent, 1000, refund_id=first))
         # `second` is recorded, then fails: told twice (refund.updated and refund.failed).
-        recorded = await deliver(refund_event(intent, 1500, refund_id=second))
-        undone = await deliver(failed(second))
+        recorded = await deliver(hook, refund_event(intent, 1500, refund_id=second))
+        undone = await deliver(hook, failed(second))
         told_again = await deliver(
-            refund_event(intent, 1500, refund_id=second, status="failed", type="refund.updated")
+            hook,
+            refund_event(intent, 1500, refund_id=second, status="failed", type="refund.updated"),
         )
         # Both reports of `raced` at once: whichever wins, no money moves in the end.
         await asyncio.gather(
-            deliver(refund_event(intent, 700, refund_id=raced)), deliver(failed(raced))
+            deliver(hook, refund_event(intent, 700, refund_id=raced)), deliver(hook, failed(raced))
         )
     assert failure_first["outcome"] == "ignored"
     assert stale["detail"] == f"refund {first} failed earlier: this older report changes nothing"
@@ -573,9 +584,9 @@ async def test_stripe_money_is_refunded_in_stripe_not_through_the_api(
     async with as_provider(payments, tenant_id) as hook:
         for payload in (
             refund_event(intent, 1000, refund_id=re),
-            refund_event(intent, 1000, refund_id=re, status="failed", type="refund.failed"),
+            refund_failed(intent, 1000, re),
         ):
-            assert (await hook.post(WEBHOOK, content=payload, headers=signed(payload))).is_success
+            await deliver(hook, payload)
     found = {p["id"]: p for p in await payments_of(payments, tenant_id, invoice_id)}
     [payback_id] = set(found) - {payment_id}
     # An operator's payment that names a PaymentIntent is still money recorded here.
@@ -612,29 +623,16 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
     undone, again, failed_first = (f"re_{uuid.uuid4().hex[:24]}" for _ in range(3))
 
-    def failure(ref: str, amount: int) -> str:
-        return refund_event(intent, amount, refund_id=ref, status="failed", type="refund.failed")
-
     async with as_provider(payments, tenant_id) as hook:
-
-        async def deliver(payload: str) -> dict[str, Any]:
-            r = await hook.post(WEBHOOK, content=payload, headers=signed(payload))
-            assert r.status_code == 200, r.text
-            return dict(r.json()["event"])
-
         # All of it refunded, then the refund failed: the money is back, on a payment back.
-        await deliver(refund_event(intent, 5000, refund_id=undone))
-        payback_id = (await deliver(failure(undone, 5000)))["payment_id"]
+        await deliver(hook, refund_event(intent, 5000, refund_id=undone))
+        payback_id = (await deliver(hook, refund_failed(intent, 5000, undone)))["payment_id"]
         # Refunded again in Stripe: its events find nothing left on the PaymentIntent's payment.
-        listed = await deliver(refund_event(intent, 2000, refund_id=again))
-        await deliver(failure(failed_first, 700))
+        listed = await deliver(hook, refund_event(intent, 2000, refund_id=again))
+        await deliver(hook, refund_failed(intent, 700, failed_first))
     assert listed["outcome"] == "rejected"
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
-    today = datetime.now(UTC).date()
-    period = {
-        "period_start": str(today - timedelta(days=1)),
-        "period_end": str(today + timedelta(days=1)),
-    }
+    period = around_today()
 
     async def unsettled() -> set[str]:
         async with payments.http(tenant_id) as http:
@@ -691,12 +689,11 @@ async def test_a_stripe_refund_its_events_could_not_apply_is_recorded_by_naming_
     # Stripe tells it again (recorded: nothing moves), then that it failed (paid back once).
     async with as_provider(payments, tenant_id) as hook:
         told = refund_event(intent, 2000, refund_id=again, type="refund.updated")
-        told_again = (await hook.post(WEBHOOK, content=told, headers=signed(told))).json()
-        assert told_again["event"]["detail"] == f"refund {again} was recorded before"
+        told_again = await deliver(hook, told)
+        assert told_again["detail"] == f"refund {again} was recorded before"
         assert await payments.paid_minor(tenant_id, invoice_id) == 3000
-        back = failure(again, 2000)
-        paid_back = (await hook.post(WEBHOOK, content=back, headers=signed(back))).json()
-    assert paid_back["event"]["detail"].startswith(f"refund {again} failed after it was recorded")
+        paid_back = await deliver(hook, refund_failed(intent, 2000, again))
+    assert paid_back["detail"].startswith(f"refund {again} failed after it was recorded")
     assert await payments.paid_minor(tenant_id, invoice_id) == 5000
     refunds = await published(payments, "payment-refunded", invoice_id, 2)
     assert sorted(e.amount_minor for e in refunds) == [2000, 5000]
@@ -714,17 +711,13 @@ async def test_a_refund_recorded_before_stripe_reports_it_must_match_what_stripe
     assert recorded.status_code == 201, recorded.text
     told = refund_event(intent, 1200, refund_id=early)
     async with as_provider(payments, tenant_id) as hook:
-        event = (await hook.post(WEBHOOK, content=told, headers=signed(told))).json()["event"]
+        event = await deliver(hook, told)
     assert (event["outcome"], event["refund_id"]) == ("rejected", None)
     assert event["detail"] == (
         f"refund {early} was recorded for 1000, but Stripe reports 1200: settle the difference"
     )
     assert await payments.paid_minor(tenant_id, invoice_id) == 4000
-    today = datetime.now(UTC).date()
-    period = {
-        "period_start": str(today - timedelta(days=1)),
-        "period_end": str(today + timedelta(days=1)),
-    }
+    period = around_today()
     async with payments.http(tenant_id) as http:
         found = (await http.get("/v1/reconciliation", params=period)).json()
     assert event["event_id"] in {e["event_id"] for e in found["unsettled_provider_events"]}
