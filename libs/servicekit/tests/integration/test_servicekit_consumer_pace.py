@@ -120,3 +120,19 @@ async def test_a_quiet_consumer_applies_the_next_event_within_its_idle_wait_then
     # as the short wait allows.
     assert after_quiet < (IDLE_MS + 300) / 1000, after_quiet
     assert max(then) < 0.2, then
+
+
+def test_a_consumer_without_the_fetchers_wait_keeps_its_own_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Fetcherless:
+        """What a new aiokafka whose fetcher moved its wait elsewhere would look like."""
+
+    clock = Clock()
+    policy = ConsumerPolicy(fetch_max_wait_ms=20, idle_fetch_max_wait_ms=250)
+    with caplog.at_level("ERROR"):
+        pace = FetchPace(Fetcherless(), policy, clock=clock)
+    clock.now += 5
+    pace.polled(found=False)  # nothing to set, and no failure that would stop the polls
+    pace.polled(found=True)
+    assert "idle fetch waits are off" in caplog.text

@@ -723,6 +723,35 @@ async def test_a_refund_recorded_before_stripe_reports_it_must_match_what_stripe
     assert event["event_id"] in {e["event_id"] for e in found["unsettled_provider_events"]}
 
 
+async def test_a_refund_recorded_by_hand_while_stripe_reports_it_is_taken_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id, intent, payment_id = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    refs = [f"re_{uuid.uuid4().hex[:24]}" for _ in range(3)]
+    async with payments.http(tenant_id) as http, as_provider(payments, tenant_id) as hook:
+
+        async def by_hand(ref: str) -> httpx.Response:
+            body = {"amount_minor": 500, "provider_refund_id": ref}
+            return await http.post(f"/v1/payments/{payment_id}/refunds", json=body)
+
+        # The person and Stripe at once, for each refund: whichever takes its row first
+        # records it; the other finds it recorded.
+        answers = await asyncio.gather(
+            *(
+                call
+                for ref in refs
+                for call in (by_hand(ref), deliver(hook, refund_event(intent, 500, refund_id=ref)))
+            )
+        )
+    recorded = answers[0::2]
+    assert [r.status_code for r in recorded] == [201] * 3, [r.text for r in recorded]
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000 - 3 * 500
+    found = {p["id"]: p for p in await payments_of(payments, tenant_id, invoice_id)}
+    assert found[payment_id]["refunded_minor"] == 1500
+    assert len(await published(payments, "payment-refunded", invoice_id, 4)) == 3
+
+
 async def test_a_dispute_takes_its_money_off_the_invoice_and_a_won_one_puts_it_back(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
