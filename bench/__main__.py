@@ -10,6 +10,7 @@ from bench import (
     idle_cpu,
     issue_contention,
     payments_api,
+    payments_ceiling,
     pg_statements,
     time_entry_api,
 )
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "billing-run": billing_run.main,
     "issue-contention": issue_contention.main,
     "payments-api": payments_api.main,
+    "payments-ceiling": payments_ceiling.main,
 }
 
 

@@ -16,7 +16,6 @@ producer settings, the services' fetch wait), the floor of "record sent -> invoi
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -28,30 +27,27 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from bench import billing_run, pg_statements
-from bench.cpu import cpu_seconds
-from bench.http_load import Pool
+from bench.paying import (
+    GOAL_P99_MS,
+    RATE,
+    SECONDS,
+    WARM_SECONDS,
+    Payer,
+    cpu_seconds,
+    fetch,
+    report_cpu,
+    report_path,
+    wait_for_rows,
+)
 from bench.schemas import migrate
 from bench.services import platform
-from bench.stats import open_loop, percentile, summary_ms
-from contracts.registry import decode_event
+from bench.stats import percentile, summary_ms
 from servicekit.consumer import ConsumerPolicy
 from servicekit.relay import new_producer
-from servicekit.testing import Infra, local_infra, read_topic
+from servicekit.testing import Infra, local_infra
 
-RATE = float(os.environ.get("BENCH_RATE", "200"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
-GOAL_P99_MS = 100.0
-WARM_SECONDS = float(os.environ.get("BENCH_WARM_SECONDS", "2"))
 PORT = int(os.environ.get("BENCH_PG_PORT", "55434"))
-
-
-async def _fetch(infra: Infra, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(infra.admin_dsn())
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 async def run(infra: Infra) -> tuple[float, float]:
@@ -78,7 +74,7 @@ async def run(infra: Infra) -> tuple[float, float]:
                 await asyncio.sleep(0.5)
                 status = (await http.get(started.headers["Location"])).json()["status"]
         while True:
-            [row] = await _fetch(infra, "SELECT count(*) AS n FROM payments.receivables")
+            [row] = await fetch(infra, "SELECT count(*) AS n FROM payments.receivables")
             if row["n"] >= warm + count:
                 break
             if time.monotonic() > deadline:
@@ -89,141 +85,43 @@ async def run(infra: Infra) -> tuple[float, float]:
         # The statistics autovacuum keeps (it analyzes a minute or so after a bulk write):
         # planned on an empty table's, a lookup of a few invoices by id scans the tenant's
         # every invoice (auto_explain: 2.4 ms per consumer batch at 1,600 invoices).
-        await _fetch(infra, "ANALYZE")
+        await fetch(infra, "ANALYZE")
         # The setup's writes, flushed now rather than in the measured window: the kernel
         # writes dirty pages back 30 s after they were dirtied (vm.dirty_expire_centisecs),
         # and that burst of the billing run's pages stalled every WAL flush behind it
         # (COMMITs of 32-40 ms, in step with 66 MB written at once in /proc/diskstats).
-        await _fetch(infra, "CHECKPOINT")
-        invoices = await _fetch(
+        await fetch(infra, "CHECKPOINT")
+        invoices = await fetch(
             infra,
             "SELECT invoice_id, total_minor FROM payments.receivables ORDER BY invoice_id",
         )
-        starts: dict[str, float] = {}
-        latencies: list[float] = []
-        errors = retries = 0
-        pool = Pool(p.gateway, 256, p.auth)
-        await pool.start()
-        t0 = time.perf_counter()
-        first = 0  # the invoice paid by request 0 of the current phase
-
-        async def one(i: int) -> None:
-            nonlocal errors, retries
-            inv = invoices[first + i]
-            # Latency from the scheduled start: time spent queued behind a saturated
-            # platform counts.
-            scheduled = t0 + i / RATE
-            body = json.dumps(
-                {
-                    "invoice_id": str(inv["invoice_id"]),
-                    "amount_minor": inv["total_minor"],
-                    "currency": "EUR",
-                    "method": "bank_transfer",
-                }
-            ).encode()
-            key = {"Idempotency-Key": f"bench-{inv['invoice_id']}"}
-            answer: tuple[int, bytes] | None = None
-            for attempt in range(3):
-                try:
-                    answer = await pool.request("POST", "/v1/payments", body, headers=key)
-                    break
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    # What a client does, and why the key is there: the retry records
-                    # nothing twice. Counted, and inside the request's latency.
-                    retries += 1
-                    await asyncio.sleep(0.05 * (attempt + 1))
-            latencies.append(time.perf_counter() - scheduled)
-            if answer is None or answer[0] != 201:
-                errors += 1
-                return
-            starts[json.loads(answer[1])["id"]] = time.time() - (time.perf_counter() - scheduled)
-
-        try:
-            await open_loop(RATE, warm, one, max_in_flight=pool.size, t0=t0)
-            if errors:
-                raise RuntimeError(f"{errors} of {warm} warm-up payments failed")
-            latencies.clear()
-            starts.clear()
-            retries = 0
-            first = warm
-            await pg_statements.reset(infra)
-            print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
-            cpu_before = cpu_seconds(infra)
-            t0 = time.perf_counter()
-            achieved = await open_loop(RATE, count, one, max_in_flight=pool.size, t0=t0)
-        finally:
-            await pool.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            # "Paid" is the commit record of invoicing's transaction (a column default would
-            # give a time inside it); Postgres stamps it just before the WAL flush, so that
-            # flush is not counted. Commit timestamps are on for benchmarks (pg_statements).
-            recorded = await _fetch(
-                infra,
-                "SELECT id::text, extract(epoch FROM pg_xact_commit_timestamp(xmin)) AS at "
-                "FROM invoicing.invoice_payments",
-            )
-            if len(recorded) >= warm + len(starts):
-                break
-            await asyncio.sleep(0.5)
+        payer = Payer(p.gateway, p.auth, invoices)
+        await payer.phase(0, warm)
+        if payer.errors:
+            raise RuntimeError(f"{payer.errors} of {warm} warm-up payments failed")
+        await pg_statements.reset(infra)
+        print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
+        cpu_before = cpu_seconds(infra)
+        achieved = await payer.phase(warm, count)
+        await wait_for_rows(infra, "invoicing.invoice_payments", warm + len(payer.starts))
         cpu_after = cpu_seconds(infra)
-        to_paid = [float(r["at"]) - starts[r["id"]] for r in recorded if r["id"] in starts]
-        # The two halves of it: the POST up to payments' own commit, and the hop from that
-        # commit (relay, broker, invoicing's consumer) to invoicing's.
-        committed = {
-            r["id"]: float(r["at"])
-            for r in await _fetch(
-                infra,
-                "SELECT id::text, extract(epoch FROM pg_xact_commit_timestamp(xmin)) AS at "
-                "FROM payments.payments",
-            )
-        }
-        to_commit = [committed[i] - s for i, s in starts.items() if i in committed]
-        hop = [float(r["at"]) - committed[r["id"]] for r in recorded if r["id"] in starts]
-        # The hop split at the record's timestamp (the producer's, taken as the relay hands
-        # the row to it; milliseconds): relay, then broker and invoicing's consumer.
-        sent = {
-            str(decode_event(r.value).payload.payment_id): r.timestamp / 1000
-            for r in await read_topic(
-                infra.kafka.bootstrap_servers,
-                "payment-received",
-                lambda _: True,
-                expected=warm + count,
-                timeout=30,
-            )
-        }
-        relayed = [sent[i] - committed[i] for i in starts if i in sent and i in committed]
-        measured = starts.keys() & sent.keys()
-        consumed = [float(r["at"]) - sent[r["id"]] for r in recorded if r["id"] in measured]
-        [paid] = await _fetch(
+        print(
+            f"payments: {count} at {RATE:.0f}/s offered after {warm} to warm up, "
+            f"{achieved:.0f}/s achieved, {payer.errors} errors, {payer.retries} retried; "
+            f"API latency {summary_ms(payer.latencies)}"
+        )
+        to_paid = await report_path(
+            infra,
+            payer,
+            payments_table="payments.payments",
+            paid_table="invoicing.invoice_payments",
+            expected_records=warm + count,
+        )
+        [paid] = await fetch(
             infra, "SELECT count(*) AS n FROM invoicing.invoices WHERE payment_status = 'paid'"
         )
-        paid_measured = int(paid["n"]) - warm
-    print(
-        f"payments: {count} at {RATE:.0f}/s offered after {warm} to warm up, "
-        f"{achieved:.0f}/s achieved, {errors} errors, {retries} retried; "
-        f"API latency {summary_ms(latencies)}"
-    )
-    print(
-        f"  payment -> invoice paid (invoicing's commit): {summary_ms(to_paid)} over "
-        f"{len(to_paid)} payments; {paid_measured} invoices paid (target p99 < 100 ms at 200/s)"
-    )
-    print(
-        f"    of which POST -> payments' commit {summary_ms(to_commit)}; "
-        f"payments' commit -> invoicing's {summary_ms(hop)}"
-    )
-    print(
-        f"    the hop: payments' commit -> record sent {summary_ms(relayed)}; "
-        f"record sent -> invoicing's commit {summary_ms(consumed)}"
-    )
-    print(
-        "  CPU per payment: "
-        + ", ".join(
-            f"{name} {(cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / count:.2f} ms"
-            for name in cpu_after
-        )
-        + f" ({os.cpu_count()} cores)"
-    )
+        print(f"    {int(paid['n']) - warm} invoices paid")
+    report_cpu(cpu_before, cpu_after, count)
     await pg_statements.report(infra, count, "payment")
     base = await baseline(infra, count)
     print(
@@ -233,7 +131,7 @@ async def run(infra: Infra) -> tuple[float, float]:
         f"  baseline raw broker hop (relay's producer, services' fetch wait, nothing else "
         f"running): {summary_ms(await raw_hop(infra))}"
     )
-    return percentile(to_paid, 99), percentile(latencies, 99)
+    return percentile(to_paid, 99), percentile(payer.latencies, 99)
 
 
 async def raw_hop(infra: Infra, count: int = 400) -> list[float]:

@@ -74,7 +74,7 @@ async def platform(
             procs.append(
                 # Popen returns at once; the wait for readiness is async below.
                 subprocess.Popen(  # noqa: ASYNC220
-                    [sys.executable, "-m", name], env=env, stderr=_log(name)
+                    [sys.executable, "-m", name], env=env, stderr=log_to(name)
                 )
             )
         await _ready(ports)
@@ -87,7 +87,7 @@ async def platform(
             proc.wait(timeout=30)
 
 
-def _log(name: str) -> int:
+def log_to(name: str) -> int:
     """Each service's stderr goes to `.local/bench-<name>.log`, for post-mortems."""
     path = repo_root() / ".local" / f"bench-{name}.log"
     path.parent.mkdir(exist_ok=True)

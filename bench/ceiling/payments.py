@@ -1,0 +1,165 @@
+"""Payments' durable work alone: per POST one statement (the idempotency row with the
+answer, the receivable locked and paid, the payment, the outbox row) in its own implicit
+transaction; and a relay (LISTEN, claim with `DELETE ... SKIP LOCKED`, publish with the
+relay's producer, commit after the acks) in the same process, as in payments."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from bench.ceiling import NOTIFY_CHANNEL, SCHEMA, TOPIC, App, Scope, env, read_body, respond, serve
+from servicekit.relay import new_producer, partition_for
+
+_PAY = f"""
+WITH inv AS (
+    SELECT invoice_id, client_id FROM {SCHEMA}.receivables
+    WHERE invoice_id = $1 AND currency = $2 FOR UPDATE
+), kept AS (
+    INSERT INTO {SCHEMA}.idempotency_keys (key, fingerprint, status_code, body)
+    SELECT $3, $4, 201, $5 FROM inv ON CONFLICT DO NOTHING RETURNING key
+), paid AS (
+    INSERT INTO {SCHEMA}.payments (id, invoice_id, client_id, currency, amount_minor, method)
+    SELECT $6, inv.invoice_id, inv.client_id, $2, $7, $8 FROM inv, kept RETURNING id
+), owed AS (
+    UPDATE {SCHEMA}.receivables r SET paid_minor = r.paid_minor + $7
+    FROM paid WHERE r.invoice_id = $1 RETURNING 1
+), sent AS (
+    INSERT INTO {SCHEMA}.outbox (key, value) SELECT $9, $10 FROM paid RETURNING 1
+)
+SELECT (SELECT count(*) FROM inv) AS found, (SELECT count(*) FROM paid) AS stored
+"""
+_STORED = f"SELECT status_code, body FROM {SCHEMA}.idempotency_keys WHERE key = $1"
+_CLAIM = f"""
+DELETE FROM {SCHEMA}.outbox WHERE id = ANY(ARRAY(
+    SELECT id FROM {SCHEMA}.outbox ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED
+)) RETURNING id, key, value
+"""
+
+
+class Payments(App):
+    def __init__(self, dsn: str, kafka: str) -> None:
+        self._dsn = dsn
+        self._kafka = kafka
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=8)
+        self._producer = new_producer(self._kafka, "ceiling-payments")
+        await self._producer.start()
+        self._relay = asyncio.create_task(self._relay_loop())
+
+    async def stop(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def handle(self, scope: Scope, receive: Any, send: Any) -> None:
+        assert self._pool is not None
+        raw = await read_body(receive)
+        key = dict(scope["headers"])[b"idempotency-key"].decode()
+        request = json.loads(raw)
+        payment_id = uuid.uuid4()
+        invoice_id = uuid.UUID(request["invoice_id"])
+        now = datetime.now(UTC).isoformat()
+        answer = json.dumps(
+            {
+                "id": str(payment_id),
+                "invoice_id": str(invoice_id),
+                "amount_minor": request["amount_minor"],
+                "currency": request["currency"],
+                "method": request["method"],
+                "status": "succeeded",
+                "created_at": now,
+            }
+        ).encode()
+        event = json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "payment.received",
+                "schema_version": 1,
+                "occurred_at": now,
+                "payload": {
+                    "payment_id": str(payment_id),
+                    "invoice_id": str(invoice_id),
+                    "amount_minor": request["amount_minor"],
+                    "currency": request["currency"],
+                    "method": request["method"],
+                    "received_at": now,
+                },
+            }
+        ).encode()
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                _PAY,
+                invoice_id,
+                request["currency"],
+                key,
+                hashlib.sha256(raw).digest(),
+                answer,
+                payment_id,
+                request["amount_minor"],
+                request["method"],
+                invoice_id.bytes,
+                event,
+            )
+            assert row is not None
+            if not row["found"]:
+                await respond(send, 404, b'{"title": "no such invoice"}')
+                return
+            if not row["stored"]:  # the key was used before: its answer again
+                stored = await conn.fetchrow(_STORED, key)
+                assert stored is not None
+                await respond(send, stored["status_code"], stored["body"])
+                return
+        await respond(send, 201, answer)
+
+    async def _relay_loop(self) -> None:
+        assert self._pool is not None
+        assert self._producer is not None
+        wakeup = asyncio.Event()
+        listener = await asyncpg.connect(self._dsn)
+        await listener.add_listener(NOTIFY_CHANNEL, lambda *_: wakeup.set())
+        partitions = sorted(await self._producer.partitions_for(TOPIC))
+        try:
+            while True:
+                wakeup.clear()
+                async with self._pool.acquire() as conn, conn.transaction():
+                    rows = sorted(await conn.fetch(_CLAIM), key=lambda r: r["id"])
+                    batches: dict[int, Any] = {}
+                    for row in rows:
+                        p = partition_for(row["key"], partitions)
+                        batch = batches.get(p) or batches.setdefault(
+                            p, self._producer.create_batch()
+                        )
+                        if batch.append(key=row["key"], value=row["value"], timestamp=None) is None:
+                            raise RuntimeError("a batch of the ceiling's rows is full")
+                    futures = [
+                        await self._producer.send_batch(b, TOPIC, partition=p)
+                        for p, b in batches.items()
+                    ]
+                    await asyncio.gather(*futures)
+                if len(rows) < 1000:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), 1.0)
+        finally:
+            await listener.close()
+
+
+if __name__ == "__main__":
+    serve(Payments(env("DSN"), env("KAFKA")))
