@@ -3,12 +3,16 @@ for BENCH_SECONDS, after BENCH_WARM_SECONDS unmeasured, one Idempotency-Key each
 same client) through the same hops (a proxy, a payments server committing to Postgres, its
 outbox relay, the broker, a consumer committing the invoice paid), measured the same way
 (`bench.paying`), but each hop built from nothing but its libraries (`bench.ceiling`): one
-statement per payment and one per consumed batch, no validation, tenancy, identity,
-telemetry or framework.
+statement per payment and one per consumed batch, no validation, tenancy, identity or
+telemetry. It runs twice, each time on a fresh cluster: with no framework (a bare ASGI app,
+an aiokafka loop), then on FastAPI and FastStream as the services are (a pydantic body,
+a batch subscriber polled as `servicekit.consumer` polls it), still without any of the
+services' middleware or checks.
 
-It does less than the platform does, so its payment -> paid p99 is a lower bound: if it
-misses the goal (100 ms at 200/s), no code on this path can meet it here; if it meets it,
-the difference is what Billstream's own layers cost.
+Each does less than the platform does, so its payment -> paid p99 is a lower bound: if the
+first misses the goal (100 ms at 200/s), no code on this path can meet it here; the second
+is the floor for code built as the services are; the rest of `payments-api`'s CPU per
+payment is what Billstream's own layers cost.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Iterator
 import asyncpg
 
 from bench import pg_statements
-from bench.ceiling import NOTIFY_CHANNEL, SCHEMA
+from bench.ceiling import NOTIFY_CHANNEL, SCHEMA, frameworks
 from bench.event_latency import free_port
 from bench.paying import (
     RATE,
@@ -111,11 +115,11 @@ def _parts(infra: Infra) -> Iterator[str]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for part in ("payments", "gateway", "invoicing"):
-            port = {"CEILING_PORT": str(ports[part])} if part in ports else {}
+            listen = {"CEILING_PORT": str(ports[part])} if part in ports else {}
             module = f"bench.ceiling.{part}"
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", module], env={**env, **port}, stderr=log_to(module)
+                    [sys.executable, "-m", module], env={**env, **listen}, stderr=log_to(module)
                 )
             )
         for port in ports.values():
@@ -156,8 +160,9 @@ async def run(infra: Infra) -> None:
         achieved = await payer.phase(warm, count)
         await wait_for_rows(infra, f"{SCHEMA}.invoice_payments", warm + len(payer.starts))
         cpu_after = cpu_seconds(infra)
+    built = "FastAPI and FastStream" if frameworks() else "libraries alone"
     print(
-        f"ceiling: {count} at {RATE:.0f}/s offered after {warm} to warm up, "
+        f"ceiling ({built}): {count} at {RATE:.0f}/s offered after {warm} to warm up, "
         f"{achieved:.0f}/s achieved, {payer.errors} errors, {payer.retries} retried; "
         f"API latency {summary_ms(payer.latencies)}"
     )
@@ -172,8 +177,12 @@ async def run(infra: Infra) -> None:
 
 
 def main() -> None:
-    with local_infra(PORT, "billstream_bench") as infra:
-        asyncio.run(_main(infra))
+    """Both floors, each on a fresh cluster: the libraries alone, then with the frameworks
+    the services are built on (`CEILING_FRAMEWORKS`, read by the parts)."""
+    for tier in ("0", "1"):
+        os.environ["CEILING_FRAMEWORKS"] = tier
+        with local_infra(PORT, "billstream_bench") as infra:
+            asyncio.run(_main(infra))
 
 
 async def _main(infra: Infra) -> None:

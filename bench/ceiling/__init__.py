@@ -26,6 +26,12 @@ def env(name: str) -> str:
     return os.environ[f"CEILING_{name}"]
 
 
+def frameworks() -> bool:
+    """`CEILING_FRAMEWORKS=1`: the parts built on FastAPI and FastStream as the services are
+    (with none of the services' own middleware, telemetry or checks)."""
+    return os.environ.get("CEILING_FRAMEWORKS") == "1"
+
+
 def serve(app: Any) -> None:
     """Served as the services are (`servicekit.cli`): uvloop, httptools, the same GC."""
     gc.collect()

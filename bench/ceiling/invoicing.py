@@ -5,15 +5,22 @@ in its own implicit transaction, then the offsets committed."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import signal
 import uuid
+from typing import Any
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaConsumer
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker, Topic
 
-from bench.ceiling import SCHEMA, TOPIC, env
-from servicekit.consumer import ConsumerPolicy
+from bench.ceiling import SCHEMA, TOPIC, env, frameworks
+from servicekit.cli import GC_YOUNG_THRESHOLD
+from servicekit.consumer import ConsumerPolicy, _poll_without_sleeping
 
 _APPLY = f"""
 WITH fresh AS (
@@ -35,6 +42,16 @@ UPDATE {SCHEMA}.invoices i SET
         THEN 'paid' ELSE 'partial' END
 FROM per_invoice p WHERE i.id = p.invoice_id
 """
+
+
+async def apply(pool: asyncpg.Pool, events: list[dict[str, Any]]) -> None:
+    await pool.execute(
+        _APPLY,
+        [uuid.UUID(e["event_id"]) for e in events],
+        [uuid.UUID(e["payload"]["payment_id"]) for e in events],
+        [uuid.UUID(e["payload"]["invoice_id"]) for e in events],
+        [e["payload"]["amount_minor"] for e in events],
+    )
 
 
 async def consume(dsn: str, kafka: str) -> None:
@@ -59,26 +76,46 @@ async def consume(dsn: str, kafka: str) -> None:
             events = [json.loads(r.value) for records in got.values() for r in records]
             if not events:
                 continue
-            await pool.execute(
-                _APPLY,
-                [uuid.UUID(e["event_id"]) for e in events],
-                [uuid.UUID(e["payload"]["payment_id"]) for e in events],
-                [uuid.UUID(e["payload"]["invoice_id"]) for e in events],
-                [e["payload"]["amount_minor"] for e in events],
-            )
+            await apply(pool, events)
             await consumer.commit()
     finally:
         await consumer.stop()
         await pool.close()
 
 
+async def consume_with_faststream(dsn: str, kafka: str) -> None:
+    """The same batches through a FastStream batch subscriber (its consume loop, decoding
+    and ack after the handler), polled as the services poll it (without FastStream's sleep
+    after an empty poll), with none of the services' middleware."""
+    policy = ConsumerPolicy()
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    broker = KafkaBroker(kafka, apply_types=False, log_level=logging.DEBUG)
+
+    subscriber = broker.subscriber(
+        Topic(TOPIC, declare=False),  # made by the bench's broker start, as in the services
+        group_id="ceiling-invoicing",
+        batch=True,
+        max_records=policy.max_records,
+        batch_timeout_ms=policy.fetch_max_wait_ms,
+        fetch_max_wait_ms=policy.fetch_max_wait_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,
+    )
+    _poll_without_sleeping(subscriber, policy)
+
+    @subscriber
+    async def on_batch(bodies: list[Any]) -> None:
+        await apply(pool, [b if isinstance(b, dict) else json.loads(b) for b in bodies])
+
+    try:
+        await FastStream(broker).run()
+    finally:
+        await pool.close()
+
+
 if __name__ == "__main__":
-    import gc
-
-    from servicekit.cli import GC_YOUNG_THRESHOLD
-
+    gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
-    import uvloop
-
-    uvloop.run(consume(env("DSN"), env("KAFKA")))
+    run = consume_with_faststream if frameworks() else consume
+    uvloop.run(run(env("DSN"), env("KAFKA")))

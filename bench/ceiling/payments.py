@@ -10,13 +10,27 @@ import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, Header, Request, Response
+from pydantic import BaseModel, Field
 
-from bench.ceiling import NOTIFY_CHANNEL, SCHEMA, TOPIC, App, Scope, env, read_body, respond, serve
+from bench.ceiling import (
+    NOTIFY_CHANNEL,
+    SCHEMA,
+    TOPIC,
+    App,
+    Scope,
+    env,
+    frameworks,
+    read_body,
+    respond,
+    serve,
+)
 from servicekit.relay import new_producer, partition_for
 
 _PAY = f"""
@@ -70,10 +84,13 @@ class Payments(App):
             await self._pool.close()
 
     async def handle(self, scope: Scope, receive: Any, send: Any) -> None:
-        assert self._pool is not None
         raw = await read_body(receive)
         key = dict(scope["headers"])[b"idempotency-key"].decode()
-        request = json.loads(raw)
+        await respond(send, *await self.pay(json.loads(raw), raw, key))
+
+    async def pay(self, request: dict[str, Any], raw: bytes, key: str) -> tuple[int, bytes]:
+        """The payment's one statement; (status, body) of the answer."""
+        assert self._pool is not None
         payment_id = uuid.uuid4()
         invoice_id = uuid.UUID(request["invoice_id"])
         now = datetime.now(UTC).isoformat()
@@ -120,14 +137,12 @@ class Payments(App):
             )
             assert row is not None
             if not row["found"]:
-                await respond(send, 404, b'{"title": "no such invoice"}')
-                return
+                return 404, b'{"title": "no such invoice"}'
             if not row["stored"]:  # the key was used before: its answer again
                 stored = await conn.fetchrow(_STORED, key)
                 assert stored is not None
-                await respond(send, stored["status_code"], stored["body"])
-                return
-        await respond(send, 201, answer)
+                return stored["status_code"], stored["body"]
+        return 201, answer
 
     async def _relay_loop(self) -> None:
         assert self._pool is not None
@@ -161,5 +176,38 @@ class Payments(App):
             await listener.close()
 
 
+class PaymentIn(BaseModel):
+    """What a framework-built service validates: the fields the bench sends."""
+
+    invoice_id: uuid.UUID
+    amount_minor: int = Field(gt=0)
+    currency: str = Field(pattern="^[A-Z]{3}$")
+    method: Literal["card", "bank_transfer", "ach", "cash", "check", "other"]
+
+
+def with_fastapi(payments: Payments) -> FastAPI:
+    """The same work behind FastAPI: routing, a pydantic body, header injection."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await payments.start()
+        yield
+        await payments.stop()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/v1/payments", status_code=201)
+    async def record(
+        body: PaymentIn, request: Request, idempotency_key: Annotated[str, Header()]
+    ) -> Response:
+        code, answer = await payments.pay(
+            body.model_dump(mode="json"), await request.body(), idempotency_key
+        )
+        return Response(answer, status_code=code, media_type="application/json")
+
+    return app
+
+
 if __name__ == "__main__":
-    serve(Payments(env("DSN"), env("KAFKA")))
+    part = Payments(env("DSN"), env("KAFKA"))
+    serve(with_fastapi(part) if frameworks() else part)
