@@ -169,6 +169,50 @@ async def test_refunds_never_pass_what_was_paid_and_are_published(
     assert sorted(decode_event(r.value).payload.amount_minor for r in records) == [3000, 5000]
 
 
+async def test_a_payments_refunds_are_listed_newest_first_and_each_is_found_where_its_post_says(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 8000)
+    other_invoice = await payments.invoice(tenant_id, 1000)
+    async with payments.http(tenant_id) as http:
+        payment = (await http.post("/v1/payments", json=pay(invoice_id, 8000))).json()
+        other = (await http.post("/v1/payments", json=pay(other_invoice, 1000))).json()
+        url = f"/v1/payments/{payment['id']}/refunds"
+        first = await http.post(url, json={"amount_minor": 3000, "reason": "goodwill"})
+        second = await http.post(url, json={"amount_minor": 2000})
+        one = await http.get(first.headers["Location"])
+        newest = (await http.get(url, params={"limit": 1})).json()
+        rest = (await http.get(url, params={"limit": 1, "cursor": newest["next_cursor"]})).json()
+        oldest_first = (await http.get(url, params={"sort": "created_at"})).json()
+        none_yet = (await http.get(f"/v1/payments/{other['id']}/refunds")).json()
+        refund_id = first.json()["refund_id"]
+        elsewhere = await http.get(f"/v1/payments/{other['id']}/refunds/{refund_id}")
+        unknown = await http.get(f"/v1/payments/{uuid.uuid4()}/refunds")
+        bad_limit = await http.get(url, params={"limit": 0})
+    assert first.headers["Location"] == f"{url}/{first.json()['refund_id']}"
+    assert one.status_code == 200, one.text
+    assert {k: v for k, v in one.json().items() if k not in ("id", "created_at")} == {
+        "payment_id": payment["id"],
+        "invoice_id": str(invoice_id),
+        "amount_minor": 3000,
+        "reason": "goodwill",
+        "destination": "client",
+        "provider": None,
+        "provider_refund_id": None,
+        "provider_state": None,
+    }
+    assert [r["id"] for r in newest["items"]] == [second.json()["refund_id"]]
+    assert [r["id"] for r in rest["items"]] == [first.json()["refund_id"]]
+    assert rest["next_cursor"] is None
+    assert [r["amount_minor"] for r in oldest_first["items"]] == [3000, 2000]
+    assert none_yet == {"items": [], "next_cursor": None}
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["type"].endswith("/refund-not-found")
+    assert unknown.status_code == 404
+    assert unknown.json()["type"].endswith("/payment-not-found")
+    assert bad_limit.status_code == 422
+
+
 async def test_pending_payments_settle_against_what_is_owed_then(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -573,6 +573,17 @@ async def test_a_failed_refund_never_takes_money_and_one_failing_later_pays_it_b
     # Money out less money back: what each race left behind nets to zero.
     assert sum(e.amount_minor for e in paid_in) - sum(e.amount_minor for e in refunds) == 5000
     assert found[payment_id]["refunded_minor"] == sum(e.amount_minor for e in refunds)
+    # The refunds of the payment say what Stripe made of each; `first` never took money.
+    async with payments.http(tenant_id) as http:
+        listed = (await http.get(f"/v1/payments/{payment_id}/refunds")).json()["items"]
+    by_ref = {r["provider_refund_id"]: r for r in listed}
+    assert first not in by_ref
+    assert {k: by_ref[second][k] for k in ("amount_minor", "provider", "provider_state")} == {
+        "amount_minor": 1500,
+        "provider": "stripe",
+        "provider_state": "failed",
+    }
+    assert len(listed) == 1 + raced_too
 
 
 async def test_stripe_money_is_refunded_in_stripe_not_through_the_api(

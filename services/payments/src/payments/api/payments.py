@@ -12,7 +12,7 @@ from contracts.events.payments import PaymentMethod
 from contracts.money import MAX_MINOR, CurrencyCode
 from payments.db import payments as rows
 from payments.domain.credit import CREDIT_METHOD
-from payments.domain.payments import Payment, PaymentNotFound
+from payments.domain.payments import Payment, PaymentNotFound, Refund, RefundNotFound
 from payments.handlers import payments as handlers
 from payments.handlers.provider_refunds import record_provider_refund
 from servicekit import lists
@@ -108,9 +108,38 @@ class PaymentOut(BaseModel):
         return cls.model_validate(p, from_attributes=True)
 
 
-def stored_payment(code: int, payment: Payment, **extra: Any) -> Stored:
+class RefundOut(BaseModel):
+    id: UUID
+    payment_id: UUID
+    invoice_id: UUID
+    amount_minor: int = Field(description="Minor units of the payment's currency.")
+    reason: str | None
+    destination: Literal["client", "credit_balance"] = Field(
+        description="Where the money went: back to the client, or into their credit balance."
+    )
+    created_at: AwareDatetime
+    provider: str | None = Field(description="Set when a payment provider holds the money.")
+    provider_refund_id: str | None = Field(
+        description="The provider's refund or dispute (`re_…`, `pyr_…`, `dp_…`) recorded."
+    )
+    provider_state: Literal["recorded", "failed"] | None = Field(
+        description="failed: the provider gave the money back after all, and it was paid "
+        "back onto the invoice as a payment."
+    )
+
+    @classmethod
+    def of(cls, r: Refund) -> RefundOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+def stored_payment(
+    code: int, payment: Payment, *, location: str | None = None, **extra: Any
+) -> Stored:
     body = {**PaymentOut.of(payment).model_dump(mode="json"), **extra}
-    headers = {"ETag": etag(payment.version), "Location": f"/v1/payments/{payment.id}"}
+    headers = {
+        "ETag": etag(payment.version),
+        "Location": location or f"/v1/payments/{payment.id}",
+    }
     return stored_json(code, body, headers)
 
 
@@ -217,7 +246,8 @@ async def refund_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Never more than the payment put on the invoice, net of earlier refunds; publishes
-    `payment.refunded`. The answer is the payment, with `refund_id`. Money Stripe holds is
+    `payment.refunded`. The answer is the payment, with `refund_id`; `Location` names the
+    refund (`GET /v1/payments/{id}/refunds/{refund_id}`). Money Stripe holds is
     refunded in Stripe and recorded from its events (409 `refund-at-provider` here); a
     Stripe refund its events could not apply is recorded by naming it
     (`provider_refund_id`)."""
@@ -243,6 +273,39 @@ async def refund_payment(
         idempotency_key,
         work=work,
         render=lambda done: stored_payment(
-            status.HTTP_201_CREATED, done[0], refund_id=str(done[1])
+            status.HTTP_201_CREATED,
+            done[0],
+            location=f"/v1/payments/{done[0].id}/refunds/{done[1]}",
+            refund_id=str(done[1]),
         ),
     )
+
+
+@router.get("/v1/payments/{payment_id}/refunds", response_model=Page[RefundOut])
+async def list_refunds(
+    payment_id: UUID,
+    runtime: RuntimeDep,
+    identity: Reader,
+    sort: SortParam = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[RefundOut]:
+    """The payment's refunds, newest first (`sort=created_at` for oldest first)."""
+    query = lists.query_of(rows.REFUNDS, Refund)
+    lists.equals(query, "payment_id", payment_id)
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        if await rows.payment(conn, payment_id) is None:
+            raise PaymentNotFound(f"no payment {payment_id}")
+        found = await lists.newest_first(conn, query, Refund, sort=sort, cursor=cursor, limit=limit)
+    return found.map(RefundOut.of)
+
+
+@router.get("/v1/payments/{payment_id}/refunds/{refund_id}", response_model=RefundOut)
+async def get_refund(
+    payment_id: UUID, refund_id: UUID, runtime: RuntimeDep, identity: Reader
+) -> RefundOut:
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        found = await rows.refund(conn, payment_id, refund_id)
+    if found is None:
+        raise RefundNotFound(f"no refund {refund_id} of payment {payment_id}")
+    return RefundOut.of(found)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from contracts.envelope import EventEnvelope
 from payments.domain.credit import MovementKind, RefundDestination
-from payments.domain.payments import Payment, Receivable
+from payments.domain.payments import Payment, Receivable, Refund
 from servicekit import outbox, rows
 from servicekit.db import Connection
 
@@ -140,6 +140,25 @@ async def insert_refund(  # noqa: PLR0917
             destination,
         )
     )
+
+
+# A refund with what its provider reported of it, if a provider holds its money.
+REFUNDS = (
+    "(SELECT r.tenant_id, r.id, r.payment_id, r.invoice_id, r.amount_minor, r.reason, "
+    "r.destination, r.created_at, p.provider, p.refund_ref AS provider_refund_id, "
+    "p.state AS provider_state FROM refunds r LEFT JOIN provider_refunds p "
+    "ON p.tenant_id = r.tenant_id AND p.refund_id = r.id) AS refund"
+)
+
+
+async def refund(conn: Connection, payment_id: UUID, refund_id: UUID) -> Refund | None:
+    found = await conn.fetchrow(
+        f"SELECT {', '.join(rows.columns(Refund))} FROM {REFUNDS} "
+        "WHERE payment_id = $1 AND id = $2",
+        payment_id,
+        refund_id,
+    )
+    return None if found is None else rows.from_row(Refund, found)
 
 
 async def refunded_payment_id(conn: Connection, refund_id: UUID) -> UUID | None:

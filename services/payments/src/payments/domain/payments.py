@@ -48,6 +48,11 @@ class CurrencyMismatch(PaymentsError):
     title = "Payment currency is not the invoice's"
 
 
+class RefundNotFound(PaymentsError, NotFoundError):
+    slug = "refund-not-found"
+    title = "Refund not found"
+
+
 class RefundRefused(PaymentsError, ConflictError):
     slug = "refund-refused"
     title = "Refund not possible"
@@ -119,3 +124,22 @@ class Payment:
     failed_at: datetime | None
     # Set on a payment made from the client's credit balance (method credit_balance).
     credit_application_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """Money taken back off a payment: to the client, or into their credit balance."""
+
+    tenant_id: UUID
+    id: UUID
+    payment_id: UUID
+    invoice_id: UUID
+    amount_minor: int
+    reason: str | None
+    destination: str
+    created_at: datetime
+    # For money a provider holds: its refund (or dispute) this records, and what became of
+    # it there ('recorded', or 'failed' once the provider gave the money back).
+    provider: str | None
+    provider_refund_id: str | None
+    provider_state: str | None
