@@ -169,6 +169,32 @@ async def test_refunds_never_pass_what_was_paid_and_are_published(
     assert sorted(decode_event(r.value).payload.amount_minor for r in records) == [3000, 5000]
 
 
+async def test_settling_a_pending_payment_again_with_its_key_replays_the_answer(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    invoice_id = await payments.invoice(tenant_id, 4000)
+    async with payments.http(tenant_id) as http:
+        pending = (
+            await http.post("/v1/payments", json=pay(invoice_id, 4000, status="pending"))
+        ).json()
+        url = f"/v1/payments/{pending['id']}"
+        key = {"Idempotency-Key": f"settle-{pending['id']}"}
+        settled = await http.post(f"{url}/succeed", headers=key)
+        # The answer was lost: the retry with the key gets it again, not 409 "not pending".
+        retried = await http.post(f"{url}/succeed", headers=key)
+        unkeyed = await http.post(f"{url}/succeed")
+        other_route = await http.post(f"{url}/fail", headers=key)
+    assert settled.status_code == 200, settled.text
+    assert (settled.json()["status"], settled.json()["applied_minor"]) == ("succeeded", 4000)
+    assert settled.headers["ETag"] == retried.headers["ETag"]
+    assert (retried.status_code, retried.json()) == (200, settled.json())
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert unkeyed.status_code == 409
+    assert other_route.status_code == 422  # one key, another request
+    events = await received(payments, invoice_id, 1)
+    assert [e.amount_minor for e in events] == [4000]
+
+
 async def test_a_payments_refunds_are_listed_newest_first_and_each_is_found_where_its_post_says(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -29,7 +29,9 @@ from servicekit.api import (
 )
 from servicekit.db import Connection, tenant_transaction
 from servicekit.idempotency import IdempotencyKey, Stored, stored_json
+from servicekit.identity import Identity
 from servicekit.pagination import Page
+from servicekit.service import Runtime
 from servicekit.versioning import etag
 
 router = APIRouter(tags=["payments"])
@@ -215,21 +217,49 @@ async def get_payment(
 
 
 async def _settle(
-    runtime: RuntimeDep, tenant_id: UUID, payment_id: UUID, outcome: Literal["succeeded", "failed"]
-) -> PaymentOut:
-    async with tenant_transaction(runtime.require_pool(), tenant_id) as conn:
-        return PaymentOut.of(await handlers.settle(conn, runtime, payment_id, outcome))
+    request: Request,
+    runtime: Runtime,
+    identity: Identity,
+    idempotency_key: str | None,
+    payment_id: UUID,
+    outcome: Literal["succeeded", "failed"],
+) -> Response:
+    async def work(conn: Connection) -> Payment:
+        return await handlers.settle(conn, runtime, payment_id, outcome)
+
+    return await once_per_key(
+        request,
+        runtime,
+        identity,
+        idempotency_key,
+        work=work,
+        render=lambda p: stored_payment(status.HTTP_200_OK, p),
+    )
 
 
 @router.post("/v1/payments/{payment_id}/succeed", response_model=PaymentOut)
-async def payment_succeeded(payment_id: UUID, runtime: RuntimeDep, identity: Manager) -> PaymentOut:
-    """A pending payment arrived: apportioned against what the invoice owes now."""
-    return await _settle(runtime, identity.tenant_id, payment_id, "succeeded")
+async def payment_succeeded(
+    payment_id: UUID,
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A pending payment arrived: apportioned against what the invoice owes now, and
+    published. Send an `Idempotency-Key`: a retry after a lost answer replays it instead of
+    a 409 for a payment no longer pending."""
+    return await _settle(request, runtime, identity, idempotency_key, payment_id, "succeeded")
 
 
 @router.post("/v1/payments/{payment_id}/fail", response_model=PaymentOut)
-async def payment_failed(payment_id: UUID, runtime: RuntimeDep, identity: Manager) -> PaymentOut:
-    return await _settle(runtime, identity.tenant_id, payment_id, "failed")
+async def payment_failed(
+    payment_id: UUID,
+    request: Request,
+    runtime: RuntimeDep,
+    identity: Manager,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    return await _settle(request, runtime, identity, idempotency_key, payment_id, "failed")
 
 
 @router.post(
