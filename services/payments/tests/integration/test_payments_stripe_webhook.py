@@ -734,6 +734,35 @@ async def test_a_refund_recorded_before_stripe_reports_it_must_match_what_stripe
     assert event["event_id"] in {e["event_id"] for e in found["unsettled_provider_events"]}
 
 
+async def test_a_refund_recorded_by_hand_on_another_invoice_than_stripe_names_is_listed(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    wrong_invoice, _, wrong_payment = await paid_by_stripe(payments, tenant_id, 5000, 5000)
+    invoice_id, intent, _ = await paid_by_stripe(payments, tenant_id, 3000, 3000)
+    ref = f"re_{uuid.uuid4().hex[:24]}"
+    # Refunded in Stripe from `intent`, but recorded by hand, first, on the other payment.
+    async with payments.http(tenant_id) as http:
+        body = {"amount_minor": 1000, "provider_refund_id": ref}
+        recorded = await http.post(f"/v1/payments/{wrong_payment}/refunds", json=body)
+    assert recorded.status_code == 201, recorded.text
+    async with as_provider(payments, tenant_id) as hook:
+        event = await deliver(hook, refund_event(intent, 1000, refund_id=ref))
+        same_invoice = await deliver(hook, refund_event(intent, 1000, refund_id=ref))
+    assert (event["outcome"], event["refund_id"]) == ("rejected", None)
+    assert event["detail"] == (
+        f"refund {ref} was recorded on invoice {wrong_invoice}, but Stripe reports it "
+        f"refunded payment intent {intent}, of invoice {invoice_id}: move it there"
+    )
+    assert same_invoice["outcome"] == "rejected"  # told again: still listed, nothing moves
+    assert await payments.paid_minor(tenant_id, wrong_invoice) == 4000
+    assert await payments.paid_minor(tenant_id, invoice_id) == 3000
+    async with payments.http(tenant_id) as http:
+        found = (await http.get("/v1/reconciliation", params=around_today())).json()
+    unsettled = {e["event_id"] for e in found["unsettled_provider_events"]}
+    assert event["event_id"] in unsettled
+
+
 async def test_a_refund_recorded_by_hand_while_stripe_reports_it_is_taken_once(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -168,6 +168,20 @@ async def refunded_payment_id(conn: Connection, refund_id: UUID) -> UUID | None:
     return found
 
 
+async def refund_and_payment_invoices(
+    conn: Connection, refund_id: UUID, payment_id: UUID
+) -> tuple[UUID | None, UUID | None]:
+    """(the invoice the refund was taken from, the payment's invoice), None where unknown."""
+    found = await conn.fetchrow(
+        "SELECT (SELECT invoice_id FROM refunds WHERE id = $1) AS refunded, "
+        "(SELECT invoice_id FROM payments WHERE id = $2) AS paid",
+        refund_id,
+        payment_id,
+    )
+    assert found is not None  # a SELECT without FROM returns its one row
+    return found["refunded"], found["paid"]
+
+
 async def refund_exists(conn: Connection, refund_id: UUID) -> bool:
     return bool(
         await conn.fetchval("SELECT EXISTS (SELECT 1 FROM refunds WHERE id = $1)", refund_id)

@@ -218,7 +218,7 @@ async def _refund_reported(
     if status == "succeeded":
         if state == "seen":
             return await _refund_succeeded(conn, runtime, r)
-        return _differs(r, state, recorded_minor) or _taken_again(r, state)
+        return await _reported_again(conn, r, state, recorded_minor)
     back = "failure" if r.kind == "refund" else "reinstatement"
     if state == "failed":
         return _Handled("ignored", f"{r.named}'s {back} was handled before", r.payment_id)
@@ -237,11 +237,21 @@ async def _refund_reported(
     return await _refund_undone(conn, runtime, r, recorded_minor)
 
 
-def _differs(r: _Reported, state: RefundState, recorded_minor: int | None) -> _Handled | None:
+async def _reported_again(
+    conn: Connection, r: _Reported, state: RefundState, recorded_minor: int | None
+) -> _Handled:
+    """Money reported leaving for a refund met before; one a person recorded first must be
+    the refund Stripe reports (its amount, its invoice), else it is listed."""
+    if state == "recorded":
+        differs = _differs(r, recorded_minor) or await _elsewhere(conn, r)
+        if differs is not None:
+            return differs
+    return _taken_again(r, state)
+
+
+def _differs(r: _Reported, recorded_minor: int | None) -> _Handled | None:
     """A refund recorded (by a person, before its events came) for another amount than
     Stripe now reports: listed, with no refund id, so reconciliation shows it unsettled."""
-    if state != "recorded":
-        return None
     try:
         reported = to_minor(r.given.amount, r.given.currency.upper())
     except ValueError:
@@ -252,6 +262,23 @@ def _differs(r: _Reported, state: RefundState, recorded_minor: int | None) -> _H
         "rejected",
         f"{r.named} was recorded for {recorded_minor}, but Stripe reports {reported}: "
         "settle the difference",
+        r.payment_id,
+    )
+
+
+async def _elsewhere(conn: Connection, r: _Reported) -> _Handled | None:
+    """A refund recorded (by a person, before its events came) on another invoice than the
+    one Stripe now says it refunded: listed, as `_differs`. The money left the other
+    invoice's client, so this invoice still shows it paid and that one reopened."""
+    recorded_on, named = await payment_rows.refund_and_payment_invoices(
+        conn, r.refund_id, r.payment_id
+    )
+    if recorded_on is None or named is None or recorded_on == named:
+        return None  # Stripe's payment not known here: nothing to compare it with
+    return _Handled(
+        "rejected",
+        f"{r.named} was recorded on invoice {recorded_on}, but Stripe reports it refunded "
+        f"payment intent {r.given.payment_intent}, of invoice {named}: move it there",
         r.payment_id,
     )
 
