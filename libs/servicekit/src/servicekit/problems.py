@@ -58,6 +58,22 @@ class FieldInvalid(ServiceError):
         self.field = field
 
 
+class ParameterInvalid(ServiceError):
+    """A query (or path, or header) parameter breaks a rule that spans parameters or needs
+    the database; the error names the parameter and where it was, as FastAPI's own do."""
+
+    status = 422
+    slug = "invalid-parameter"
+    title = "Invalid parameter"
+
+    def __init__(self, parameter: str, detail: str, *, where: str = "query") -> None:
+        super().__init__(
+            f"{where} parameter {parameter}: {detail}",
+            errors=[{"parameter": parameter, "in": where, "detail": detail}],
+        )
+        self.parameter = parameter
+
+
 class UnauthorizedError(ServiceError):
     status = 401
     slug = "unauthorized"

@@ -265,6 +265,7 @@ async def test_pending_payments_settle_against_what_is_owed_then(
     assert failed.json()["status"] == "failed"
     assert twice.status_code == 409
     assert unknown.status_code == 404
+    assert [e["pointer"] for e in unknown.json()["errors"]] == ["#/invoice_id"]
     assert wrong_currency.status_code == 422
 
 
@@ -377,6 +378,12 @@ async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
     }
     assert report.json()["mismatches"] == []
     assert backwards.status_code == 422
+    [error] = backwards.json()["errors"]
+    assert (error["parameter"], error["in"], error["detail"]) == (
+        "period_end",
+        "query",
+        "is before period_start",
+    )
     # A ledger that no longer adds up is listed (here forced by hand).
     admin = await asyncpg.connect(payments.infra.admin_dsn())
     try:

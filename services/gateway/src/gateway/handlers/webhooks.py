@@ -8,7 +8,7 @@ from uuid import UUID
 from gateway.db import api_keys as rows
 from gateway.handlers.limits import admit_tenant_lookup
 from servicekit.identity import PROVIDER, Identity
-from servicekit.problems import FieldInvalid, NotFoundError
+from servicekit.problems import NotFoundError, ParameterInvalid
 from servicekit.service import Runtime
 
 # A tenant is never deleted, so one seen stays known; one not found is asked again after this.
@@ -26,7 +26,7 @@ async def provider_identity(runtime: Runtime, provider: str, tenant_param: str |
     try:
         tenant_id = UUID(tenant_param or "")
     except ValueError:
-        raise FieldInvalid(
+        raise ParameterInvalid(
             "tenant_id", "the webhook URL needs ?tenant_id=<the tenant's id>"
         ) from None
     if not await _tenant_exists(runtime, tenant_id):

@@ -12,7 +12,13 @@ from contracts.events.payments import PaymentMethod
 from contracts.money import MAX_MINOR, CurrencyCode
 from payments.db import payments as rows
 from payments.domain.credit import CREDIT_METHOD
-from payments.domain.payments import Payment, PaymentNotFound, Refund, RefundNotFound
+from payments.domain.payments import (
+    InvoiceNotFound,
+    Payment,
+    PaymentNotFound,
+    Refund,
+    RefundNotFound,
+)
 from payments.handlers import payments as handlers
 from payments.handlers.provider_refunds import record_provider_refund
 from servicekit import lists
@@ -170,7 +176,14 @@ async def record_payment(
     )
 
     async def work(conn: Connection) -> Payment:
-        return await handlers.record_payment(conn, runtime, cmd)
+        try:
+            return await handlers.record_payment(conn, runtime, cmd)
+        except InvoiceNotFound as exc:
+            # The route exists; the body names an invoice payments does not know.
+            detail = "no issued invoice with this id (or its invoice.issued is not here yet)"
+            raise InvoiceNotFound(
+                exc.detail, errors=[{"pointer": "#/invoice_id", "detail": detail}]
+            ) from None
 
     return await once_per_key(
         request,

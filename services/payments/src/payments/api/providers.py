@@ -30,7 +30,7 @@ from servicekit.api import (
 )
 from servicekit.db import Connection, in_tenant_transaction, tenant_transaction
 from servicekit.pagination import Page
-from servicekit.problems import FieldInvalid
+from servicekit.problems import ParameterInvalid
 
 router = APIRouter(tags=["providers"])
 webhook_router = APIRouter(tags=["providers"])
@@ -142,7 +142,7 @@ async def stripe_webhook(
     body = await request.body()
 
     if tenant_id != identity.tenant_id:
-        raise FieldInvalid("tenant_id", "is not the tenant the gateway admitted")
+        raise ParameterInvalid("tenant_id", "is not the tenant the gateway admitted")
 
     async def work(conn: Connection) -> tuple[ProviderEvent, bool]:
         return await stripe_webhooks.receive(

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from payments.db import reconciliation as rows
 from servicekit.api import Reader, RuntimeDep
 from servicekit.db import tenant_transaction
-from servicekit.problems import FieldInvalid
+from servicekit.problems import ParameterInvalid
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -97,7 +97,7 @@ async def reconcile(
     the period whose money does not add up (there should be none), and the provider events
     of the period that reported money no invoice or balance here holds."""
     if period_end < period_start:
-        raise FieldInvalid("period_end", "is before period_start")
+        raise ParameterInvalid("period_end", "is before period_start")
     start = datetime.combine(period_start, time(0), tzinfo=UTC)
     end = datetime.combine(period_end + timedelta(days=1), time(0), tzinfo=UTC)
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
