@@ -734,6 +734,54 @@ async def test_a_refund_recorded_before_stripe_reports_it_must_match_what_stripe
     assert event["event_id"] in {e["event_id"] for e in found["unsettled_provider_events"]}
 
 
+async def test_a_rejected_payment_intent_is_recorded_by_naming_it_and_is_then_stripes(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await configured(payments, tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 5000)
+    intent = f"pi_{uuid.uuid4().hex[:24]}"
+    async with as_provider(payments, tenant_id) as hook:
+        # The checkout forgot the metadata: Stripe has the money, no invoice here holds it.
+        rejected = await deliver(hook, intent_event(None, 5000, intent_id=intent))
+    assert rejected["outcome"] == "rejected"
+    body = {**pay(invoice_id, 5000), "method": "card", "provider_payment_id": intent}
+    async with payments.http(tenant_id) as http:
+        listed = (await http.get("/v1/reconciliation", params=around_today())).json()
+        wrong_reference = await http.post("/v1/payments", json={**body, "reference": "x"})
+        pending = await http.post("/v1/payments", json={**body, "status": "pending"})
+        bad_id = await http.post("/v1/payments", json={**body, "provider_payment_id": "ch_1"})
+        recorded = await http.post("/v1/payments", json=body)
+        again = await http.post("/v1/payments", json=body)
+        other_amount = await http.post("/v1/payments", json={**body, "amount_minor": 4000})
+        refund_here = await http.post(
+            f"/v1/payments/{recorded.json()['id']}/refunds", json={"amount_minor": 100}
+        )
+        settled = (await http.get("/v1/reconciliation", params=around_today())).json()
+    unsettled = [e["event_id"] for e in listed["unsettled_provider_events"]]
+    assert rejected["event_id"] in unsettled
+    for refused, pointer in ((wrong_reference, "#/reference"), (pending, "#/status")):
+        assert refused.status_code == 422, refused.text
+        assert [e["pointer"] for e in refused.json()["errors"]] == [pointer]
+    assert bad_id.status_code == 422
+    assert recorded.status_code == 201, recorded.text
+    # The id Stripe's events derive, which the rejected event names.
+    assert recorded.json()["id"] == rejected["payment_id"]
+    assert (recorded.json()["reference"], recorded.json()["applied_minor"]) == (intent, 5000)
+    assert (again.status_code, again.json()["id"]) == (201, recorded.json()["id"])
+    assert other_amount.status_code == 409
+    assert other_amount.json()["type"].endswith("/provider-payment-recorded")
+    assert refund_here.status_code == 409
+    assert refund_here.json()["type"].endswith("/refund-at-provider")
+    assert rejected["event_id"] not in {e["event_id"] for e in settled["unsettled_provider_events"]}
+    assert await payments.paid_minor(tenant_id, invoice_id) == 5000
+    # Stripe's own refund of it now finds its payment.
+    async with as_provider(payments, tenant_id) as hook:
+        refund = f"re_{uuid.uuid4().hex[:24]}"
+        refunded = await deliver(hook, refund_event(intent, 1000, refund_id=refund))
+    assert (refunded["outcome"], refunded["payment_id"]) == ("applied", recorded.json()["id"])
+    assert await payments.paid_minor(tenant_id, invoice_id) == 4000
+
+
 async def test_a_refund_recorded_by_hand_on_another_invoice_than_stripe_names_is_listed(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -19,7 +19,9 @@ from payments.domain.payments import (
     Refund,
     RefundNotFound,
 )
+from payments.domain.providers import STRIPE
 from payments.handlers import payments as handlers
+from payments.handlers.provider_payments import record_provider_payment
 from payments.handlers.provider_refunds import record_provider_refund
 from servicekit import lists
 from servicekit.api import (
@@ -37,6 +39,7 @@ from servicekit.db import Connection, tenant_transaction
 from servicekit.idempotency import IdempotencyKey, Stored, stored_json
 from servicekit.identity import Identity
 from servicekit.pagination import Page
+from servicekit.problems import FieldInvalid
 from servicekit.service import Runtime
 from servicekit.versioning import etag
 
@@ -60,6 +63,15 @@ class PaymentIn(BaseModel):
         "credit_balance",
         description="More than the invoice owes (or a void or paid invoice): keep the rest as "
         "the client's credit balance, or refuse the payment (409).",
+    )
+    provider_payment_id: str | None = Field(
+        None,
+        pattern=r"^pi_[A-Za-z0-9]{1,252}$",
+        description="For money Stripe took: the PaymentIntent (`pi_…`) this records, one "
+        "whose `payment_intent.succeeded` could not apply (listed `rejected`). The payment "
+        "gets the id its events derive: its Stripe refunds and disputes then find it, it is "
+        "refunded in Stripe (409 `refund-at-provider` here), and the rejected event counts "
+        "as settled. Its `reference` is the PaymentIntent; `status` must be succeeded.",
     )
 
     @field_validator("method")
@@ -175,8 +187,18 @@ async def record_payment(
         excess=body.excess,
     )
 
+    if body.provider_payment_id is not None:
+        if body.reference not in (None, body.provider_payment_id):
+            raise FieldInvalid("reference", "is the provider_payment_id: leave it out")
+        if body.status != "succeeded":
+            raise FieldInvalid("status", "a PaymentIntent's money is recorded as succeeded")
+
     async def work(conn: Connection) -> Payment:
         try:
+            if body.provider_payment_id is not None:
+                return await record_provider_payment(
+                    conn, runtime, cmd, STRIPE, body.provider_payment_id
+                )
             return await handlers.record_payment(conn, runtime, cmd)
         except InvoiceNotFound as exc:
             # The route exists; the body names an invoice payments does not know.

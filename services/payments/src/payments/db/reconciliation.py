@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from payments.domain.stripe import PAYMENT_SUCCEEDED
 from servicekit.db import Connection
 
 TOTALS = """
@@ -125,16 +126,21 @@ async def unsettled_provider_events(
 ) -> list[dict[str, Any]]:
     """Verified provider events received in the period that moved no money although they
     report some (outcome `rejected`): money a provider took or gave back that is on no
-    invoice here, unless a person recorded its refund since (`provider_refund_id`: the
-    refund id the event names exists). The first `limit`, oldest first."""
+    invoice here, unless a person recorded it since: its refund (`provider_refund_id`: the
+    refund id the event names exists), or the payment its PaymentIntent would have made
+    (`provider_payment_id`: the payment id the event names exists). The first `limit`,
+    oldest first."""
     found = await conn.fetch(
         "SELECT id, provider, event_id, type, detail, created_at FROM provider_events e "
         "WHERE tenant_id = current_tenant() AND outcome = 'rejected' "
         "AND created_at >= $1 AND created_at < $2 "
         "AND (refund_id IS NULL OR NOT EXISTS (SELECT 1 FROM refunds f WHERE f.id = e.refund_id)) "
+        "AND NOT (type = $4 AND payment_id IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM payments p WHERE p.id = e.payment_id)) "
         "ORDER BY created_at, id LIMIT $3",
         start,
         end,
         limit,
+        PAYMENT_SUCCEEDED,
     )
     return [dict(r) for r in found]

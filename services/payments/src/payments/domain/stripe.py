@@ -176,8 +176,11 @@ class StripeEvent(_Lenient):
         return (self.api_version or "") >= REFUND_EVENTS_SINCE
 
 
+MAX_ID_LENGTH = 255
+
+
 class PaymentIntent(_Lenient):
-    id: str = Field(min_length=1, max_length=255)
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     amount_received: int = Field(gt=0)
     currency: str = Field(pattern=r"^[a-zA-Z]{3}$")
     metadata: dict[str, str] = Field(default_factory=dict)

@@ -50,6 +50,7 @@ from payments.domain.stripe import (
     DISPUTE_MONEY_EVENTS,
     DISPUTE_REINSTATED,
     INVOICE_METADATA,
+    MAX_ID_LENGTH,
     PAYMENT_SUCCEEDED,
     REFUND_EVENTS,
     REFUND_EVENTS_SINCE,
@@ -136,19 +137,29 @@ async def _handle(
 
 
 async def _pay(conn: Connection, runtime: Runtime, tenant_id: UUID, event: StripeEvent) -> _Handled:
+    # A rejection names the payment it would have made: a person who records that payment
+    # (`provider_payment_id`) gives it that id, and reconciliation then counts it settled.
+    would_be = _intent_payment_id(tenant_id, event)
     cmd = _payment_of(tenant_id, event)
     if isinstance(cmd, str):
-        return _Handled("rejected", cmd)
+        return _Handled("rejected", cmd, would_be)
     try:
         async with savepoint(conn, "stripe_payment"):
             payment = await record_payment(conn, runtime, cmd)
     except CurrencyMismatch as exc:
-        return _Handled("rejected", exc.detail)
+        return _Handled("rejected", exc.detail, would_be)
     except InvoiceNotFound as exc:
         if _age_s(runtime, event) < UNMATCHED_AFTER_S:
             raise
-        return _Handled("rejected", f"{exc.detail} an hour after the payment")
+        return _Handled("rejected", f"{exc.detail} an hour after the payment", would_be)
     return _Handled("applied", payment_id=payment.id)
+
+
+def _intent_payment_id(tenant_id: UUID, event: StripeEvent) -> UUID | None:
+    intent_id = event.data.object.get("id")
+    if not isinstance(intent_id, str) or not 0 < len(intent_id) <= MAX_ID_LENGTH:
+        return None
+    return payment_uuid(tenant_id, STRIPE, intent_id)
 
 
 async def _refund(
