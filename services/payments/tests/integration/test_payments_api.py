@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -403,6 +403,43 @@ async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
     assert mismatch["reasons"] == ["paid amount is not payments less refunds"]
     assert broken["more_mismatches"] is False
     assert (capped["mismatches"], capped["more_mismatches"]) == ([], True)
+
+
+async def test_an_invoice_of_an_earlier_period_is_checked_in_the_period_its_money_moved(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    await payments.client(tenant_id)
+    invoice_id = await payments.invoice(tenant_id, 6000)
+    issued = datetime.now(UTC) - timedelta(days=40)
+    admin = await asyncpg.connect(payments.infra.admin_dsn())
+    try:
+        # Issued forty days ago; paid today; then its ledger drifts (forced by hand).
+        await admin.execute(
+            "UPDATE payments.receivables SET issued_at = $2 WHERE invoice_id = $1",
+            invoice_id,
+            issued,
+        )
+        async with payments.http(tenant_id) as http:
+            paid = await http.post("/v1/payments", json=pay(invoice_id, 6000))
+        assert paid.status_code == 201, paid.text
+        await admin.execute(
+            "UPDATE payments.receivables SET paid_minor = paid_minor - 1 WHERE invoice_id = $1",
+            invoice_id,
+        )
+    finally:
+        await admin.close()
+
+    def day(d: datetime) -> dict[str, str]:
+        return {"period_start": str(d.date()), "period_end": str(d.date())}
+
+    async with payments.http(tenant_id) as http:
+        paid_in = (await http.get("/v1/reconciliation", params=day(datetime.now(UTC)))).json()
+        issued_in = (await http.get("/v1/reconciliation", params=day(issued))).json()
+        quiet = day(issued + timedelta(days=10))
+        neither = (await http.get("/v1/reconciliation", params=quiet)).json()
+    assert [m["invoice_id"] for m in paid_in["mismatches"]] == [str(invoice_id)]
+    assert [m["invoice_id"] for m in issued_in["mismatches"]] == [str(invoice_id)]
+    assert neither["mismatches"] == []
 
 
 async def test_a_payment_retried_after_its_commit_records_nothing_twice(

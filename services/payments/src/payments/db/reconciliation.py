@@ -69,9 +69,10 @@ LEFT JOIN paid_out USING (client_id, currency)
 ORDER BY k.client_id, k.currency
 """
 
-# Invoices of the period whose stored paid amount is not the sum of their succeeded
-# payments' applied parts less refunds, that were paid past what they owe, or that are void
-# with money on them.
+# Invoices of the period (issued in it, or whose money moved in it: a payment received, a
+# refund made; an invoice of January paid in February drifts in February's report) whose
+# stored paid amount is not the sum of their succeeded payments' applied parts less
+# refunds, that were paid past what they owe, or that are void with money on them.
 MISMATCHES = """
 WITH money AS (
     SELECT r.invoice_id, r.client_id, r.number, r.currency, r.total_minor, r.paid_minor,
@@ -83,7 +84,13 @@ WITH money AS (
         (SELECT coalesce(sum(f.amount_minor), 0) FROM refunds f
             WHERE f.invoice_id = r.invoice_id) AS refunded
     FROM receivables r
-    WHERE r.issued_at >= $1 AND r.issued_at < $2 AND ($3::uuid IS NULL OR r.client_id = $3)
+    WHERE ($3::uuid IS NULL OR r.client_id = $3) AND (
+        (r.issued_at >= $1 AND r.issued_at < $2)
+        OR r.invoice_id IN (
+            SELECT p.invoice_id FROM payments p WHERE p.received_at >= $1 AND p.received_at < $2
+            UNION SELECT f.invoice_id FROM refunds f WHERE f.created_at >= $1 AND f.created_at < $2
+        )
+    )
 )
 SELECT invoice_id, client_id, number, currency, total_minor, credited::bigint,
     paid_minor, applied::bigint, refunded::bigint, void
