@@ -911,3 +911,39 @@ async def test_dispute_money_that_cannot_be_matched_is_listed_with_its_pair(
         ),
     ]
     assert await payments.paid_minor(tenant_id, invoice_id) == 4000
+    # The pair nets nothing, so no recording settles it: a person resolves both, with why.
+    pair = [outcomes[2]["id"], outcomes[3]["id"]]
+    note = {"note": f"dispute {too_big} withdrawn and reinstated: nets nothing"}
+    events = "/v1/providers/stripe/events"
+    async with payments.http(tenant_id) as http, payments.http(tenant_id, "member") as member:
+        listed = (await http.get("/v1/reconciliation", params=around_today())).json()
+        not_a_manager = await member.post(f"{events}/{pair[0]}/resolution", json=note)
+        resolved = [(await http.post(f"{events}/{e}/resolution", json=note)) for e in pair]
+        again = await http.post(f"{events}/{pair[0]}/resolution", json=note)
+        other_note = await http.post(f"{events}/{pair[0]}/resolution", json={"note": "other"})
+        applied = await http.post(f"{events}/{outcomes[0]['id']}/resolution", json=note)
+        unknown = await http.post(f"{events}/{uuid.uuid4()}/resolution", json=note)
+        empty = await http.post(f"{events}/{pair[1]}/resolution", json={"note": ""})
+        read = (await http.get(f"{events}/{pair[1]}")).json()
+        open_items = await http.get(events, params={"outcome": "rejected", "resolved": "false"})
+        after = (await http.get("/v1/reconciliation", params=around_today())).json()
+
+    def unsettled(report: dict[str, Any]) -> set[str]:
+        return {e["id"] for e in report["unsettled_provider_events"]}
+
+    assert set(pair) <= unsettled(listed)
+    assert not_a_manager.status_code == 403
+    assert [r.status_code for r in resolved] == [200, 200], resolved[0].text
+    assert resolved[0].json()["resolution_note"] == note["note"]
+    assert resolved[0].json()["resolved_by"] == "tester:admin"
+    assert (again.status_code, again.json()) == (200, resolved[0].json())
+    assert other_note.status_code == 409
+    assert other_note.json()["type"].endswith("/resolution-refused")
+    assert applied.status_code == 409
+    assert unknown.status_code == 404
+    assert empty.status_code == 422
+    assert read == resolved[1].json()
+    assert not set(pair) & {e["id"] for e in open_items.json()["items"]}
+    assert outcomes[1]["id"] in {e["id"] for e in open_items.json()["items"]}
+    assert not set(pair) & unsettled(after)
+    assert outcomes[1]["id"] in unsettled(after)  # the lost dispute's is still to settle

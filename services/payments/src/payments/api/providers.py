@@ -11,11 +11,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from payments.db import providers as rows
 from payments.domain.providers import (
     STRIPE,
+    EventNotFound,
     ProviderEvent,
     ProviderSettingsNotFound,
     StripeSettings,
 )
-from payments.handlers import stripe_webhooks
+from payments.handlers import provider_events, stripe_webhooks
 from payments.handlers.provider_secrets import sealer_of
 from servicekit import lists
 from servicekit.api import (
@@ -75,6 +76,26 @@ class ProviderEventOut(BaseModel):
         "which reconciliation no longer lists it."
     )
     created_at: AwareDatetime
+    resolved_at: AwareDatetime | None = Field(
+        description="When a person resolved this rejected event by hand (see resolution)."
+    )
+    resolved_by: str | None
+    resolution_note: str | None
+
+    @classmethod
+    def of(cls, e: ProviderEvent) -> ProviderEventOut:
+        return cls.model_validate(e, from_attributes=True)
+
+
+class ResolutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(
+        min_length=1,
+        max_length=1000,
+        description='Why no recording settles it, e.g. "dispute dp_… withdrawn and reinstated: '
+        'nets nothing".',
+    )
 
 
 class WebhookOut(BaseModel):
@@ -150,9 +171,7 @@ async def stripe_webhook(
         )
 
     event, first = await in_tenant_transaction(runtime.require_pool(), identity.tenant_id, work)
-    return WebhookOut(
-        duplicate=not first, event=ProviderEventOut.model_validate(event, from_attributes=True)
-    )
+    return WebhookOut(duplicate=not first, event=ProviderEventOut.of(event))
 
 
 @router.get("/v1/providers/stripe/events", response_model=Page[ProviderEventOut])
@@ -161,6 +180,9 @@ async def stripe_events(
     identity: Reader,
     outcome: Literal["applied", "ignored", "rejected"] | None = None,
     type: str | None = Query(None, max_length=255, description="Stripe event type."),
+    resolved: bool | None = Query(
+        None, description="false with outcome=rejected: the events still to settle."
+    ),
     sort: SortParam = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE,
@@ -170,8 +192,36 @@ async def stripe_events(
     lists.equals(query, "provider", STRIPE)
     lists.equals(query, "outcome", outcome)
     lists.equals(query, "type", type)
+    if resolved is not None:
+        query.filter(f"resolved_at IS {'NOT ' if resolved else ''}NULL")
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         found = await lists.newest_first(
             conn, query, ProviderEvent, sort=sort, cursor=cursor, limit=limit
         )
-    return found.map(lambda e: ProviderEventOut.model_validate(e, from_attributes=True))
+    return found.map(ProviderEventOut.of)
+
+
+@router.get("/v1/providers/stripe/events/{id}", response_model=ProviderEventOut)
+async def stripe_event(id: UUID, runtime: RuntimeDep, identity: Reader) -> ProviderEventOut:
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        found = await rows.event_by_id(conn, id, lock=False)
+    if found is None:
+        raise EventNotFound(f"no provider event {id}")
+    return ProviderEventOut.of(found)
+
+
+@router.post("/v1/providers/stripe/events/{id}/resolution", response_model=ProviderEventOut)
+async def resolve_stripe_event(
+    id: UUID,
+    body: ResolutionIn,
+    runtime: RuntimeDep,
+    identity: Manager,
+) -> ProviderEventOut:
+    """A rejected event no recording settles (both halves of a rejected withdrawal and
+    reinstatement, money handled outside Billstream), resolved by hand with why:
+    reconciliation no longer lists it. Only rejected events; once (the same note again
+    answers the event; another is 409 `resolution-refused`). Where a recording settles it,
+    record that instead (`provider_refund_id`, `provider_payment_id`)."""
+    async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
+        done = await provider_events.resolve(conn, runtime, id, body.note, identity.principal)
+    return ProviderEventOut.of(done)

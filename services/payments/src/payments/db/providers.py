@@ -110,6 +110,26 @@ async def claim_event(conn: Connection, event: ProviderEvent) -> bool:
     return await rows.insert(conn, EVENTS, event)
 
 
+async def event_by_id(conn: Connection, event_uuid: UUID, *, lock: bool) -> ProviderEvent | None:
+    found = await conn.fetchrow(
+        f"SELECT {', '.join(rows.columns(ProviderEvent))} FROM provider_events "
+        f"WHERE id = $1{' FOR UPDATE' if lock else ''}",
+        event_uuid,
+    )
+    return None if found is None else rows.from_row(ProviderEvent, found)
+
+
+async def resolve_event(conn: Connection, resolved: ProviderEvent) -> None:
+    await conn.execute(
+        "UPDATE provider_events SET resolved_at = $2, resolved_by = $3, resolution_note = $4 "
+        "WHERE id = $1",
+        resolved.id,
+        resolved.resolved_at,
+        resolved.resolved_by,
+        resolved.resolution_note,
+    )
+
+
 async def event(conn: Connection, provider: str, event_id: str) -> ProviderEvent | None:
     found = await conn.fetchrow(
         f"SELECT {', '.join(rows.columns(ProviderEvent))} FROM provider_events "

@@ -135,11 +135,11 @@ async def unsettled_provider_events(
     report some (outcome `rejected`): money a provider took or gave back that is on no
     invoice here, unless a person recorded it since: its refund (`provider_refund_id`: the
     refund id the event names exists), or the payment its PaymentIntent would have made
-    (`provider_payment_id`: the payment id the event names exists). The first `limit`,
-    oldest first."""
+    (`provider_payment_id`: the payment id the event names exists), or resolved it by hand
+    where no recording settles it. The first `limit`, oldest first."""
     found = await conn.fetch(
         "SELECT id, provider, event_id, type, detail, created_at FROM provider_events e "
-        "WHERE tenant_id = current_tenant() AND outcome = 'rejected' "
+        "WHERE tenant_id = current_tenant() AND outcome = 'rejected' AND resolved_at IS NULL "
         "AND created_at >= $1 AND created_at < $2 "
         "AND (refund_id IS NULL OR NOT EXISTS (SELECT 1 FROM refunds f WHERE f.id = e.refund_id)) "
         "AND NOT (type = $4 AND payment_id IS NOT NULL "

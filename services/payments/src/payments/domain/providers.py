@@ -64,6 +64,10 @@ class ProviderEvent:
     payment_id: UUID | None
     created_at: datetime
     refund_id: UUID | None = None
+    # A rejected event a person resolved by hand (`POST .../events/{id}/resolution`).
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
 
 
 def event_uuid(tenant_id: UUID, provider: str, event_id: str) -> UUID:
@@ -78,6 +82,16 @@ def payment_uuid(tenant_id: UUID, provider: str, payment_ref: str) -> UUID:
 def refund_uuid(tenant_id: UUID, provider: str, refund_ref: str) -> UUID:
     """One refund per provider refund, however many of its events say it succeeded."""
     return uuid.uuid5(_NAMESPACE, f"{tenant_id}:{provider}:refund:{refund_ref}")
+
+
+class EventNotFound(PaymentsError, NotFoundError):
+    slug = "provider-event-not-found"
+    title = "Provider event not found"
+
+
+class ResolutionRefused(PaymentsError, ConflictError):
+    slug = "resolution-refused"
+    title = "This provider event cannot be resolved so"
 
 
 class RefundAtProvider(PaymentsError, ConflictError):
