@@ -377,6 +377,7 @@ async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
         "credit_balance_minor": 2000 - 300 + 100 - 200,
     }
     assert report.json()["mismatches"] == []
+    assert report.json()["credit_mismatches"] == []
     assert backwards.status_code == 422
     [error] = backwards.json()["errors"]
     assert (error["parameter"], error["in"], error["detail"]) == (
@@ -391,6 +392,13 @@ async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
             "UPDATE payments.receivables SET paid_minor = paid_minor + 1 WHERE invoice_id = $1",
             partly,
         )
+        # And a credit ledger: one overpayment movement of the client's loses a cent.
+        await admin.execute(
+            "UPDATE payments.credit_movements SET amount_minor = amount_minor - 1 WHERE id = "
+            "(SELECT id FROM payments.credit_movements WHERE tenant_id = $1 "
+            "AND kind = 'overpayment' LIMIT 1)",
+            tenant_id,
+        )
     finally:
         await admin.close()
     period = {"period_start": today, "period_end": today}
@@ -402,6 +410,13 @@ async def test_reconciliation_adds_up_invoices_payments_refunds_and_credit(
     assert mismatch["invoice_id"] == str(partly)
     assert mismatch["reasons"] == ["paid amount is not payments less refunds"]
     assert broken["more_mismatches"] is False
+    [ledger] = broken["credit_mismatches"]
+    assert (ledger["client_id"], ledger["overpaid_moved"], ledger["overpaid_paid"]) == (
+        str(CLIENT),
+        1999,
+        2000,
+    )
+    assert ledger["reasons"] == ["overpayments in the ledger are not what payments sent to credit"]
     assert (capped["mismatches"], capped["more_mismatches"]) == ([], True)
 
 

@@ -127,6 +127,7 @@ async def _check(payments: Payments, tenant_id: uuid.UUID, http: Any, steps: Any
         "/v1/reconciliation", params={"period_start": "2020-01-01", "period_end": "2099-12-31"}
     )
     assert rec.json()["mismatches"] == [], steps
+    assert rec.json()["credit_mismatches"] == [], steps
 
 
 @settings(

@@ -55,6 +55,22 @@ class Mismatch(BaseModel):
     reasons: list[str]
 
 
+class CreditMismatch(BaseModel):
+    """A client's credit ledger (one currency) that does not match what moved money into or
+    out of it, over its whole life; each pair of figures should be equal."""
+
+    client_id: UUID
+    currency: str
+    balance_minor: int
+    overpaid_moved: int = Field(description="Overpayments in the ledger.")
+    overpaid_paid: int = Field(description="What succeeded payments sent to credit.")
+    returned_moved: int = Field(description="Returns in the ledger.")
+    returned_refunded: int = Field(description="What refunds sent back to credit.")
+    applied_moved: int = Field(description="Credit spent, in the ledger.")
+    applied_paid: int = Field(description="What payments made from credit took.")
+    reasons: list[str]
+
+
 class UnsettledProviderEvent(BaseModel):
     id: UUID
     provider: str
@@ -72,6 +88,14 @@ class ReconciliationOut(BaseModel):
         description=f"Invoices whose money does not add up, the first {SHOWN} by number."
     )
     more_mismatches: bool = Field(description="More mismatched invoices than those listed.")
+    credit_mismatches: list[CreditMismatch] = Field(
+        description="Credit ledgers (per client and currency, of `client_id` or all) that do "
+        "not add up, whatever the period (a balance has no period); the first "
+        f"{SHOWN} by client."
+    )
+    more_credit_mismatches: bool = Field(
+        description="More mismatched credit ledgers than those listed."
+    )
     unsettled_provider_events: list[UnsettledProviderEvent] | None = Field(
         description="Provider events received in the period that report money but could not "
         f"be applied (`rejected`, with why): to settle by hand; the first {SHOWN}, "
@@ -94,7 +118,8 @@ async def reconcile(
     client_id: UUID | None = None,
 ) -> ReconciliationOut:
     """Per client and currency over UTC days `period_start`..`period_end`, every invoice of
-    the period whose money does not add up (there should be none), and the provider events
+    the period whose money does not add up (there should be none), every credit ledger
+    that does not add up (whatever the period), and the provider events
     of the period that reported money no invoice or balance here holds."""
     if period_end < period_start:
         raise ParameterInvalid("period_end", "is before period_start")
@@ -103,6 +128,7 @@ async def reconcile(
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
         totals = await rows.totals(conn, start, end, client_id)
         mismatches = await rows.mismatches(conn, start, end, client_id, SHOWN + 1)
+        credit = await rows.credit_mismatches(conn, client_id, SHOWN + 1)
         unsettled = (
             None if client_id else await rows.unsettled_provider_events(conn, start, end, SHOWN + 1)
         )
@@ -112,6 +138,8 @@ async def reconcile(
         clients=[ClientTotals(**t) for t in totals],
         mismatches=[Mismatch(**m) for m in mismatches[:SHOWN]],
         more_mismatches=len(mismatches) > SHOWN,
+        credit_mismatches=[CreditMismatch(**c) for c in credit[:SHOWN]],
+        more_credit_mismatches=len(credit) > SHOWN,
         unsettled_provider_events=None
         if unsettled is None
         else [UnsettledProviderEvent(**e) for e in unsettled[:SHOWN]],

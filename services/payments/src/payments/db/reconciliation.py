@@ -103,6 +103,51 @@ LIMIT $4
 """
 
 
+# Each client's credit ledger against what moved money into or out of it, over its whole
+# life (a balance is never per period): overpayments against the succeeded payments' parts
+# sent to credit, returns against the refunds sent to credit, applications against the
+# payments made from credit; and a balance below zero.
+CREDIT_MISMATCHES = """
+WITH moved AS (
+    SELECT client_id, currency, sum(amount_minor) AS balance,
+        sum(amount_minor) FILTER (WHERE kind = 'overpayment') AS overpaid,
+        sum(amount_minor) FILTER (WHERE kind = 'returned') AS returned,
+        -sum(amount_minor) FILTER (WHERE kind = 'applied') AS applied
+    FROM credit_movements WHERE $1::uuid IS NULL OR client_id = $1
+    GROUP BY 1, 2
+), paid AS (
+    SELECT client_id, currency, sum(to_credit_minor) AS overpaid,
+        sum(amount_minor) FILTER (WHERE method = 'credit_balance') AS applied
+    FROM payments WHERE status = 'succeeded' AND ($1::uuid IS NULL OR client_id = $1)
+    GROUP BY 1, 2
+), back AS (
+    SELECT p.client_id, p.currency, sum(f.amount_minor) AS returned
+    FROM refunds f JOIN payments p ON p.id = f.payment_id
+    WHERE f.destination = 'credit_balance' AND ($1::uuid IS NULL OR p.client_id = $1)
+    GROUP BY 1, 2
+), checked AS (
+    SELECT k.client_id, k.currency,
+        coalesce(m.balance, 0)::bigint AS balance_minor,
+        coalesce(m.overpaid, 0)::bigint AS overpaid_moved,
+        coalesce(p.overpaid, 0)::bigint AS overpaid_paid,
+        coalesce(m.returned, 0)::bigint AS returned_moved,
+        coalesce(b.returned, 0)::bigint AS returned_refunded,
+        coalesce(m.applied, 0)::bigint AS applied_moved,
+        coalesce(p.applied, 0)::bigint AS applied_paid
+    FROM (SELECT client_id, currency FROM moved UNION SELECT client_id, currency FROM paid
+        UNION SELECT client_id, currency FROM back) k
+    LEFT JOIN moved m USING (client_id, currency)
+    LEFT JOIN paid p USING (client_id, currency)
+    LEFT JOIN back b USING (client_id, currency)
+)
+SELECT * FROM checked
+WHERE overpaid_moved <> overpaid_paid OR returned_moved <> returned_refunded
+    OR applied_moved <> applied_paid OR balance_minor < 0
+ORDER BY client_id, currency
+LIMIT $2
+"""
+
+
 async def totals(
     conn: Connection, start: datetime, end: datetime, client_id: UUID | None
 ) -> list[dict[str, Any]]:
@@ -123,6 +168,27 @@ async def mismatches(
             reasons.append("paid more than owed after credit notes")
         if row["void"] and row["paid_minor"] > 0:
             reasons.append("void invoice with money on it")
+        row["reasons"] = reasons
+        found.append(row)
+    return found
+
+
+async def credit_mismatches(
+    conn: Connection, client_id: UUID | None, limit: int
+) -> list[dict[str, Any]]:
+    """The first `limit` credit ledgers (client and currency) that do not add up."""
+    found = []
+    for r in await conn.fetch(CREDIT_MISMATCHES, client_id, limit):
+        row = dict(r)
+        reasons = []
+        if row["overpaid_moved"] != row["overpaid_paid"]:
+            reasons.append("overpayments in the ledger are not what payments sent to credit")
+        if row["returned_moved"] != row["returned_refunded"]:
+            reasons.append("returns in the ledger are not what refunds sent to credit")
+        if row["applied_moved"] != row["applied_paid"]:
+            reasons.append("credit applied in the ledger is not what payments from credit took")
+        if row["balance_minor"] < 0:
+            reasons.append("the balance is below zero")
         row["reasons"] = reasons
         found.append(row)
     return found
