@@ -262,6 +262,51 @@ async def test_concurrent_applications_and_payouts_never_spend_a_cent_twice(
     assert all(v <= 150 for v in on_invoice.values()), on_invoice
 
 
+async def test_an_application_retried_while_its_first_attempt_commits_applies_once(
+    payments: Payments, tenant_id: uuid.UUID
+) -> None:
+    # What the kit's retry does when a connection drops at COMMIT: the same command again,
+    # here while the first attempt still holds the balance's lock.
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, 1000)
+    invoice_id = await payments.invoice(tenant_id, 600)
+    runtime = payments.runtime
+    cmd = credit.ApplyCredit(
+        tenant_id=tenant_id,
+        application_id=uuid.uuid4(),
+        client_id=CLIENT,
+        currency="EUR",
+        invoice_ids=(invoice_id,),
+        cap_minor=None,
+    )
+    first_holds_the_lock = asyncio.Event()
+    let_it_commit = asyncio.Event()
+
+    async def first(conn: asyncpg.Connection) -> credit.Application:
+        done = await credit.apply_credit(conn, runtime, cmd)
+        first_holds_the_lock.set()
+        await let_it_commit.wait()
+        return done
+
+    async def retried() -> credit.Application:
+        await first_holds_the_lock.wait()
+        attempt = asyncio.create_task(
+            in_tenant_transaction(
+                runtime.require_pool(), tenant_id, lambda c: credit.apply_credit(c, runtime, cmd)
+            )
+        )
+        await asyncio.sleep(0.3)  # past its first look, waiting for the balance's lock
+        let_it_commit.set()
+        return await attempt
+
+    one, two = await asyncio.gather(
+        in_tenant_transaction(runtime.require_pool(), tenant_id, first), retried()
+    )
+    assert (one.id, one.applied_minor) == (two.id, two.applied_minor) == (cmd.application_id, 600)
+    assert await payments.paid_minor(tenant_id, invoice_id) == 600
+    assert await balance_of(payments, tenant_id) == 400
+
+
 async def test_a_payment_and_a_credit_application_racing_for_one_invoice_pay_it_once(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:

@@ -57,6 +57,9 @@ async def apply_credit(conn: Connection, runtime: Runtime, cmd: ApplyCredit) -> 
     if cmd.invoice_ids is not None:
         _check_unique(cmd.invoice_ids)
     balance = await credit_rows.lock_balance(conn, cmd.client_id, cmd.currency)
+    if await credit_rows.application(conn, cmd.application_id) is not None:
+        # A retry that waited for the lock while its first attempt committed: done already.
+        return await application(conn, cmd.application_id)
     if balance <= 0:
         raise NothingToApply(f"the client has no credit balance in {cmd.currency}")
     if cmd.invoice_ids is None:
