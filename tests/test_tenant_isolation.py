@@ -7,8 +7,10 @@ exists; a path parameter this file does not know fails the walk until it learns 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 
 from gateway.app import define as define_gateway
 from gateway.settings import GatewaySettings
@@ -142,12 +145,12 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
 
     payment = (await eventually(invoice_reached_payments, message="invoice in payments")).json()
 
-    stripe = await http.put(
+    secret = await http.put(
         "/v1/providers/stripe",
         json={"webhook_secret": "whsec_isolation0001"},
         headers=auth(admin),
     )
-    assert stripe.status_code == 200, stripe.text
+    assert secret.status_code == 200, secret.text
     # A second invoice paid over: its excess then pays part of the first, from credit.
     second = await post(
         "/v1/invoices", {"client_id": client["id"], "include_time": False, "lines": [line]}
@@ -172,6 +175,32 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
 
     # Settled before the walk, so the invoice's version no longer moves.
     await eventually(paid_in_invoicing, message="payments applied by invoicing")
+    refund = await post(f"/v1/payments/{payment['id']}/refunds", {"amount_minor": 10})
+
+    async def refunded_in_invoicing() -> bool:
+        r = await http.get(f"/v1/invoices/{invoice['id']}", headers=auth(admin))
+        return bool(r.json()["amount_paid_minor"] == 190)
+
+    await eventually(refunded_in_invoicing, message="refund applied by invoicing")
+    # An event Stripe sent (one payments does not use: recorded, ignored), signed by stripe.
+    notice = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex[:24]}",
+            "object": "event",
+            "created": int(time.time()),
+            "livemode": False,
+            "type": "customer.created",
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        }
+    )
+    signature = stripe.WebhookSignature.generate_signature_header(notice, "whsec_isolation0001")
+    delivered = await http.post(
+        WEBHOOK,
+        params={"tenant_id": made.json()["id"]},
+        content=notice,
+        headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+    )
+    assert delivered.status_code == 200, delivered.text
     schedule = await post(
         "/v1/recurring-invoices",
         {
@@ -201,6 +230,8 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
             "recurring_invoice_id": schedule["id"],
             "payment_id": payment["id"],
             "application_id": application["id"],
+            "refund_id": refund["refund_id"],
+            "provider_event_id": delivered.json()["event"]["id"],
         },
     )
 
@@ -313,7 +344,8 @@ def required_query(op: dict[str, Any]) -> dict[str, str]:
 
 
 async def versions_of(http: httpx.AsyncClient, t: Tenant) -> dict[str, Any]:
-    """Each object's version (a payment's refunds too), read as its own tenant."""
+    """Each object's version (a payment's refunds, a balance, an event's resolution too),
+    read as its own tenant."""
     found = {}
     for kind, object_id in t.ids.items():
         if kind in ("key_id", "timer_id", "billing_run_id"):
@@ -322,11 +354,15 @@ async def versions_of(http: httpx.AsyncClient, t: Tenant) -> dict[str, Any]:
             "entry_id": f"/v1/time-entries/{object_id}",
             "application_id": f"/v1/clients/{t.ids['client_id']}/credit-balance/applications/"
             + object_id,
+            "refund_id": f"/v1/payments/{t.ids['payment_id']}/refunds/{object_id}",
+            "provider_event_id": f"/v1/providers/stripe/events/{object_id}",
         }.get(kind, f"/v1/{kind.removesuffix('_id').replace('_', '-')}s/{object_id}")
         r = await http.get(url, headers=auth(t.admin))
         assert r.status_code == 200, r.text
         body = r.json()
-        found[kind] = (body.get("version"), body.get("refunded_minor"), body.get("balance_minor"))
+        found[kind] = tuple(
+            body.get(k) for k in ("version", "refunded_minor", "balance_minor", "resolved_at")
+        )
     return found
 
 

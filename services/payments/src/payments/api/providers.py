@@ -201,18 +201,24 @@ async def stripe_events(
     return found.map(ProviderEventOut.of)
 
 
-@router.get("/v1/providers/stripe/events/{id}", response_model=ProviderEventOut)
-async def stripe_event(id: UUID, runtime: RuntimeDep, identity: Reader) -> ProviderEventOut:
+@router.get("/v1/providers/stripe/events/{provider_event_id}", response_model=ProviderEventOut)
+async def stripe_event(
+    provider_event_id: UUID, runtime: RuntimeDep, identity: Reader
+) -> ProviderEventOut:
+    """One event, by its `id` here (not Stripe's `evt_…`)."""
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        found = await rows.event_by_id(conn, id, lock=False)
+        found = await rows.event_by_id(conn, provider_event_id, lock=False)
     if found is None:
-        raise EventNotFound(f"no provider event {id}")
+        raise EventNotFound(f"no provider event {provider_event_id}")
     return ProviderEventOut.of(found)
 
 
-@router.post("/v1/providers/stripe/events/{id}/resolution", response_model=ProviderEventOut)
+@router.post(
+    "/v1/providers/stripe/events/{provider_event_id}/resolution",
+    response_model=ProviderEventOut,
+)
 async def resolve_stripe_event(
-    id: UUID,
+    provider_event_id: UUID,
     body: ResolutionIn,
     runtime: RuntimeDep,
     identity: Manager,
@@ -223,5 +229,7 @@ async def resolve_stripe_event(
     answers the event; another is 409 `resolution-refused`). Where a recording settles it,
     record that instead (`provider_refund_id`, `provider_payment_id`)."""
     async with tenant_transaction(runtime.require_pool(), identity.tenant_id) as conn:
-        done = await provider_events.resolve(conn, runtime, id, body.note, identity.principal)
+        done = await provider_events.resolve(
+            conn, runtime, provider_event_id, body.note, identity.principal
+        )
     return ProviderEventOut.of(done)
