@@ -36,6 +36,24 @@ async def balance_of(payments: Payments, tenant_id: uuid.UUID) -> int:
     return sum(b["balance_minor"] for b in found if b["currency"] == "EUR")
 
 
+async def applying_to_one_invoice(
+    payments: Payments, tenant_id: uuid.UUID, *, credit_minor: int, owed: int
+) -> tuple[uuid.UUID, credit.ApplyCredit]:
+    """A client with `credit_minor` of credit and an invoice owing `owed`, and the command
+    applying that credit to it (what the kit's retry repeats when a COMMIT is lost)."""
+    await payments.client(tenant_id)
+    await credit_of(payments, tenant_id, credit_minor)
+    invoice_id = await payments.invoice(tenant_id, owed)
+    return invoice_id, credit.ApplyCredit(
+        tenant_id=tenant_id,
+        application_id=uuid.uuid4(),
+        client_id=CLIENT,
+        currency="EUR",
+        invoice_ids=(invoice_id,),
+        cap_minor=None,
+    )
+
+
 async def test_credit_pays_the_oldest_due_invoices_first_and_is_published(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
@@ -265,20 +283,11 @@ async def test_concurrent_applications_and_payouts_never_spend_a_cent_twice(
 async def test_an_application_retried_while_its_first_attempt_commits_applies_once(
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
-    # What the kit's retry does when a connection drops at COMMIT: the same command again,
-    # here while the first attempt still holds the balance's lock.
-    await payments.client(tenant_id)
-    await credit_of(payments, tenant_id, 1000)
-    invoice_id = await payments.invoice(tenant_id, 600)
-    runtime = payments.runtime
-    cmd = credit.ApplyCredit(
-        tenant_id=tenant_id,
-        application_id=uuid.uuid4(),
-        client_id=CLIENT,
-        currency="EUR",
-        invoice_ids=(invoice_id,),
-        cap_minor=None,
+    # The kit's retry after a dropped COMMIT, while the first attempt still holds the lock.
+    invoice_id, cmd = await applying_to_one_invoice(
+        payments, tenant_id, credit_minor=1000, owed=600
     )
+    runtime = payments.runtime
     first_holds_the_lock = asyncio.Event()
     let_it_commit = asyncio.Event()
 
@@ -469,18 +478,10 @@ async def test_an_application_and_a_payout_retried_after_their_commit_do_nothing
     payments: Payments, tenant_id: uuid.UUID
 ) -> None:
     # What the kit's retry does when a connection drops at COMMIT: the same command again.
-    await payments.client(tenant_id)
-    await credit_of(payments, tenant_id, 900)
-    invoice_id = await payments.invoice(tenant_id, 500)
-    runtime = payments.runtime
-    apply = credit.ApplyCredit(
-        tenant_id=tenant_id,
-        application_id=uuid.uuid4(),
-        client_id=CLIENT,
-        currency="EUR",
-        invoice_ids=(invoice_id,),
-        cap_minor=None,
+    invoice_id, apply = await applying_to_one_invoice(
+        payments, tenant_id, credit_minor=900, owed=500
     )
+    runtime = payments.runtime
     payout = credit.PayOutCredit(
         tenant_id=tenant_id,
         refund_id=uuid.uuid4(),
