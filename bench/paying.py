@@ -45,14 +45,24 @@ class Payer:
     starts: dict[str, float] = field(default_factory=dict)
     errors: int = 0
     retries: int = 0
+    pool: Pool | None = None
+
+    async def start(self) -> None:
+        """One pool of connections for every phase: the measured one starts on warm ones."""
+        self.pool = Pool(self.url, 256, self.headers)
+        await self.pool.start()
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
 
     async def phase(self, first: int, count: int) -> float:
         """Pays invoices[first:first + count]; returns the achieved rate."""
         self.latencies.clear()
         self.starts.clear()
         self.errors = self.retries = 0
-        pool = Pool(self.url, 256, self.headers)
-        await pool.start()
+        pool = self.pool
+        assert pool is not None, "start() first"
         t0 = time.perf_counter()
 
         async def one(i: int) -> None:
@@ -84,10 +94,7 @@ class Payer:
             started = time.time() - (time.perf_counter() - scheduled)
             self.starts[json.loads(answer[1])["id"]] = started
 
-        try:
-            return await open_loop(RATE, count, one, max_in_flight=pool.size, t0=t0)
-        finally:
-            await pool.close()
+        return await open_loop(RATE, count, one, max_in_flight=pool.size, t0=t0)
 
 
 async def commit_times(infra: Infra, table: str) -> dict[str, float]:

@@ -96,13 +96,17 @@ async def run(infra: Infra) -> tuple[float, float]:
             "SELECT invoice_id, total_minor FROM payments.receivables ORDER BY invoice_id",
         )
         payer = Payer(p.gateway, p.auth, invoices)
-        await payer.phase(0, warm)
-        if payer.errors:
-            raise RuntimeError(f"{payer.errors} of {warm} warm-up payments failed")
-        await pg_statements.reset(infra)
-        print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
-        cpu_before = cpu_seconds(infra)
-        achieved = await payer.phase(warm, count)
+        await payer.start()
+        try:
+            await payer.phase(0, warm)
+            if payer.errors:
+                raise RuntimeError(f"{payer.errors} of {warm} warm-up payments failed")
+            await pg_statements.reset(infra)
+            print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
+            cpu_before = cpu_seconds(infra)
+            achieved = await payer.phase(warm, count)
+        finally:
+            await payer.close()
         await wait_for_rows(infra, "invoicing.invoice_payments", warm + len(payer.starts))
         cpu_after = cpu_seconds(infra)
         print(

@@ -150,14 +150,18 @@ async def run(infra: Infra) -> None:
     )
     with _parts(infra) as url:
         payer = Payer(url, {}, invoices)
-        await payer.phase(0, warm)
-        if payer.errors:
-            raise RuntimeError(f"{payer.errors} of {warm} warm-up payments failed")
-        # The consumer has joined its group and caught up: the measured phase starts level.
-        await wait_for_rows(infra, f"{SCHEMA}.invoice_payments", warm)
-        print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
-        cpu_before = cpu_seconds(infra)
-        achieved = await payer.phase(warm, count)
+        await payer.start()
+        try:
+            await payer.phase(0, warm)
+            if payer.errors:
+                raise RuntimeError(f"{payer.errors} of {warm} warm-up payments failed")
+            # The consumer joined its group and caught up: the measured phase starts level.
+            await wait_for_rows(infra, f"{SCHEMA}.invoice_payments", warm)
+            print(f"  load: {count} payments at {RATE:.0f}/s", flush=True)
+            cpu_before = cpu_seconds(infra)
+            achieved = await payer.phase(warm, count)
+        finally:
+            await payer.close()
         await wait_for_rows(infra, f"{SCHEMA}.invoice_payments", warm + len(payer.starts))
         cpu_after = cpu_seconds(infra)
     built = "FastAPI and FastStream" if frameworks() else "libraries alone"

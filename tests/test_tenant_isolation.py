@@ -182,15 +182,23 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
         return bool(r.json()["amount_paid_minor"] == 190)
 
     await eventually(refunded_in_invoicing, message="refund applied by invoicing")
-    # An event Stripe sent (one payments does not use: recorded, ignored), signed by stripe.
+    # An event Stripe sent that payments must list (an intent naming no invoice: rejected,
+    # for a person to resolve), signed by stripe.
+    intent = {
+        "id": f"pi_{uuid.uuid4().hex[:24]}",
+        "object": "payment_intent",
+        "amount_received": 100,
+        "currency": "eur",
+        "metadata": {},
+    }
     notice = json.dumps(
         {
             "id": f"evt_{uuid.uuid4().hex[:24]}",
             "object": "event",
             "created": int(time.time()),
             "livemode": False,
-            "type": "customer.created",
-            "data": {"object": {"id": "cus_1", "object": "customer"}},
+            "type": "payment_intent.succeeded",
+            "data": {"object": intent},
         }
     )
     signature = stripe.WebhookSignature.generate_signature_header(notice, "whsec_isolation0001")
@@ -201,6 +209,7 @@ async def tenant(http: httpx.AsyncClient, name: str) -> Tenant:
         headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
     )
     assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["event"]["outcome"] == "rejected", delivered.text
     schedule = await post(
         "/v1/recurring-invoices",
         {

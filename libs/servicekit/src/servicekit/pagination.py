@@ -18,7 +18,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from servicekit.problems import ServiceError
+from servicekit.problems import ParameterInvalid
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -39,16 +39,12 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-class InvalidListParameter(ServiceError):
-    status = 422
+class InvalidListParameter(ParameterInvalid):
+    """A list's query parameter (limit, cursor, sort, a filter) that cannot be used: the
+    same problem shape as any query parameter's, under the slug clients already match."""
+
     slug = "invalid-list-parameter"
     title = "Invalid list parameter"
-
-    def __init__(self, parameter: str, detail: str) -> None:
-        super().__init__(
-            f"query parameter {parameter}: {detail}",
-            errors=[{"parameter": parameter, "in": "query", "detail": detail}],
-        )
 
 
 class Page(BaseModel, Generic[T]):

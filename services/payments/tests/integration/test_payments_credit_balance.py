@@ -291,6 +291,17 @@ async def test_an_application_retried_while_its_first_attempt_commits_applies_on
     first_holds_the_lock = asyncio.Event()
     let_it_commit = asyncio.Event()
 
+    async def waiting_for_a_lock() -> bool:
+        admin = await asyncpg.connect(payments.infra.admin_dsn())
+        try:
+            return bool(
+                await admin.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+            )
+        finally:
+            await admin.close()
+
     async def first(conn: asyncpg.Connection) -> credit.Application:
         done = await credit.apply_credit(conn, runtime, cmd)
         first_holds_the_lock.set()
@@ -304,7 +315,8 @@ async def test_an_application_retried_while_its_first_attempt_commits_applies_on
                 runtime.require_pool(), tenant_id, lambda c: credit.apply_credit(c, runtime, cmd)
             )
         )
-        await asyncio.sleep(0.3)  # past its first look, waiting for the balance's lock
+        # Past its first look (which found nothing yet), waiting for the balance's lock.
+        await eventually(waiting_for_a_lock, message="the retry waiting for the lock")
         let_it_commit.set()
         return await attempt
 

@@ -750,9 +750,12 @@ async def test_a_rejected_payment_intent_is_recorded_by_naming_it_and_is_then_st
         wrong_reference = await http.post("/v1/payments", json={**body, "reference": "x"})
         pending = await http.post("/v1/payments", json={**body, "status": "pending"})
         bad_id = await http.post("/v1/payments", json={**body, "provider_payment_id": "ch_1"})
+        never_listed = await http.post(
+            "/v1/payments", json={**body, "provider_payment_id": f"pi_{uuid.uuid4().hex[:24]}"}
+        )
+        other_amount = await http.post("/v1/payments", json={**body, "amount_minor": 4000})
         recorded = await http.post("/v1/payments", json=body)
         again = await http.post("/v1/payments", json=body)
-        other_amount = await http.post("/v1/payments", json={**body, "amount_minor": 4000})
         refund_here = await http.post(
             f"/v1/payments/{recorded.json()['id']}/refunds", json={"amount_minor": 100}
         )
@@ -768,8 +771,14 @@ async def test_a_rejected_payment_intent_is_recorded_by_naming_it_and_is_then_st
     assert recorded.json()["id"] == rejected["payment_id"]
     assert (recorded.json()["reference"], recorded.json()["applied_minor"]) == (intent, 5000)
     assert (again.status_code, again.json()["id"]) == (201, recorded.json()["id"])
-    assert other_amount.status_code == 409
-    assert other_amount.json()["type"].endswith("/provider-payment-recorded")
+    # Only a listed PaymentIntent, and for the money Stripe reported.
+    for refused, pointer in (
+        (never_listed, "#/provider_payment_id"),
+        (other_amount, "#/amount_minor"),
+    ):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["type"].endswith("/provider-payment-refused")
+        assert [e["pointer"] for e in refused.json()["errors"]] == [pointer]
     assert refund_here.status_code == 409
     assert refund_here.json()["type"].endswith("/refund-at-provider")
     assert rejected["event_id"] not in {e["event_id"] for e in settled["unsettled_provider_events"]}
@@ -780,6 +789,15 @@ async def test_a_rejected_payment_intent_is_recorded_by_naming_it_and_is_then_st
         refunded = await deliver(hook, refund_event(intent, 1000, refund_id=refund))
     assert (refunded["outcome"], refunded["payment_id"]) == ("applied", recorded.json()["id"])
     assert await payments.paid_minor(tenant_id, invoice_id) == 4000
+    # Another event of that PaymentIntent, reporting other money: listed, nothing moves.
+    async with as_provider(payments, tenant_id) as hook:
+        differs = await deliver(hook, intent_event(invoice_id, 6000, intent_id=intent))
+    assert differs["outcome"] == "rejected"
+    assert differs["detail"].startswith(f"payment intent {intent} was recorded as 5000 EUR")
+    assert await payments.paid_minor(tenant_id, invoice_id) == 4000
+    async with payments.http(tenant_id) as http:
+        later = (await http.get("/v1/reconciliation", params=around_today())).json()
+    assert differs["event_id"] in {e["event_id"] for e in later["unsettled_provider_events"]}
 
 
 async def test_a_refund_recorded_by_hand_on_another_invoice_than_stripe_names_is_listed(
@@ -796,13 +814,14 @@ async def test_a_refund_recorded_by_hand_on_another_invoice_than_stripe_names_is
     assert recorded.status_code == 201, recorded.text
     async with as_provider(payments, tenant_id) as hook:
         event = await deliver(hook, refund_event(intent, 1000, refund_id=ref))
-        same_invoice = await deliver(hook, refund_event(intent, 1000, refund_id=ref))
+        told_again = await deliver(hook, refund_event(intent, 1000, refund_id=ref))
     assert (event["outcome"], event["refund_id"]) == ("rejected", None)
     assert event["detail"] == (
         f"refund {ref} was recorded on invoice {wrong_invoice}, but Stripe reports it "
-        f"refunded payment intent {intent}, of invoice {invoice_id}: move it there"
+        f"refunded payment intent {intent}, of invoice {invoice_id}: settle the two invoices "
+        "by hand, then resolve this event"
     )
-    assert same_invoice["outcome"] == "rejected"  # told again: still listed, nothing moves
+    assert told_again["outcome"] == "rejected"  # listed again (resolve each), nothing moves
     assert await payments.paid_minor(tenant_id, wrong_invoice) == 4000
     assert await payments.paid_minor(tenant_id, invoice_id) == 3000
     async with payments.http(tenant_id) as http:

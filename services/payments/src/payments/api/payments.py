@@ -68,7 +68,8 @@ class PaymentIn(BaseModel):
         None,
         pattern=r"^pi_[A-Za-z0-9]{1,252}$",
         description="For money Stripe took: the PaymentIntent (`pi_…`) this records, one "
-        "whose `payment_intent.succeeded` could not apply (listed `rejected`). The payment "
+        "whose `payment_intent.succeeded` could not apply (listed `rejected`, not resolved; "
+        "else 409 `provider-payment-refused`), for the money it reported. The payment "
         "gets the id its events derive: its Stripe refunds and disputes then find it, it is "
         "refunded in Stripe (409 `refund-at-provider` here), and the rejected event counts "
         "as settled. Its `reference` is the PaymentIntent; `status` must be succeeded.",

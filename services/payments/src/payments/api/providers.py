@@ -69,7 +69,16 @@ class ProviderEventOut(BaseModel):
         "a person to settle)."
     )
     detail: str | None
-    payment_id: UUID | None = Field(description="The payment it made, or the one refunded.")
+    payment_id: UUID | None = Field(
+        description="The payment it made, or the one refunded; on a rejected "
+        "`payment_intent.succeeded`, the id the payment gets when a person records it "
+        "(`provider_payment_id`)."
+    )
+    amount_minor: int | None = Field(
+        description="On a rejected `payment_intent.succeeded`: the money Stripe reported, "
+        "which recording it by hand must match."
+    )
+    currency: str | None
     refund_id: UUID | None = Field(
         description="The refund it recorded (`refund.*` and dispute events); on a rejected "
         "one, the id its refund gets when a person records it (`provider_refund_id`), after "

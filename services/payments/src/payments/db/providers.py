@@ -14,6 +14,7 @@ from payments.domain.providers import (
     SecretUnreadable,
     StripeSettings,
 )
+from payments.domain.stripe import PAYMENT_SUCCEEDED
 from servicekit import rows
 from servicekit.db import Connection
 from servicekit.sealing import Sealer, SealingError
@@ -115,6 +116,18 @@ async def event_by_id(conn: Connection, event_uuid: UUID, *, lock: bool) -> Prov
         f"SELECT {', '.join(rows.columns(ProviderEvent))} FROM provider_events "
         f"WHERE id = $1{' FOR UPDATE' if lock else ''}",
         event_uuid,
+    )
+    return None if found is None else rows.from_row(ProviderEvent, found)
+
+
+async def rejected_intent(conn: Connection, payment_id: UUID) -> ProviderEvent | None:
+    """The first rejected `payment_intent.succeeded` naming this payment, if any."""
+    found = await conn.fetchrow(
+        f"SELECT {', '.join(rows.columns(ProviderEvent))} FROM provider_events "
+        "WHERE payment_id = $1 AND outcome = 'rejected' AND type = $2 "
+        "ORDER BY created_at, id LIMIT 1",
+        payment_id,
+        PAYMENT_SUCCEEDED,
     )
     return None if found is None else rows.from_row(ProviderEvent, found)
 

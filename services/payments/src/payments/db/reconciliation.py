@@ -69,10 +69,11 @@ LEFT JOIN paid_out USING (client_id, currency)
 ORDER BY k.client_id, k.currency
 """
 
-# Invoices of the period (issued in it, or whose money moved in it: a payment received, a
-# refund made; an invoice of January paid in February drifts in February's report) whose
-# stored paid amount is not the sum of their succeeded payments' applied parts less
-# refunds, that were paid past what they owe, or that are void with money on them.
+# Invoices of the period (issued in it, or whose money moved in it: a payment succeeded,
+# whatever `received_at` the caller gave, or a refund was made; an invoice of January paid
+# in February drifts in February's report) whose stored paid amount is not the sum of
+# their succeeded payments' applied parts less refunds, that were paid past what they owe,
+# or that are void with money on them.
 MISMATCHES = """
 WITH money AS (
     SELECT r.invoice_id, r.client_id, r.number, r.currency, r.total_minor, r.paid_minor,
@@ -87,7 +88,9 @@ WITH money AS (
     WHERE ($3::uuid IS NULL OR r.client_id = $3) AND (
         (r.issued_at >= $1 AND r.issued_at < $2)
         OR r.invoice_id IN (
-            SELECT p.invoice_id FROM payments p WHERE p.received_at >= $1 AND p.received_at < $2
+            SELECT p.invoice_id FROM payments p
+            WHERE coalesce(p.succeeded_at, p.created_at) >= $1
+                AND coalesce(p.succeeded_at, p.created_at) < $2
             UNION SELECT f.invoice_id FROM refunds f WHERE f.created_at >= $1 AND f.created_at < $2
         )
     )
@@ -201,15 +204,17 @@ async def unsettled_provider_events(
     report some (outcome `rejected`): money a provider took or gave back that is on no
     invoice here, unless a person recorded it since: its refund (`provider_refund_id`: the
     refund id the event names exists), or the payment its PaymentIntent would have made
-    (`provider_payment_id`: the payment id the event names exists), or resolved it by hand
+    (`provider_payment_id`: the payment id the event names exists, with the money it
+    reported), or resolved it by hand
     where no recording settles it. The first `limit`, oldest first."""
     found = await conn.fetch(
         "SELECT id, provider, event_id, type, detail, created_at FROM provider_events e "
         "WHERE tenant_id = current_tenant() AND outcome = 'rejected' AND resolved_at IS NULL "
         "AND created_at >= $1 AND created_at < $2 "
         "AND (refund_id IS NULL OR NOT EXISTS (SELECT 1 FROM refunds f WHERE f.id = e.refund_id)) "
-        "AND NOT (type = $4 AND payment_id IS NOT NULL "
-        "AND EXISTS (SELECT 1 FROM payments p WHERE p.id = e.payment_id)) "
+        "AND NOT (type = $4 AND payment_id IS NOT NULL AND EXISTS (SELECT 1 FROM payments p "
+        "WHERE p.id = e.payment_id AND p.amount_minor = coalesce(e.amount_minor, p.amount_minor) "
+        "AND p.currency = coalesce(e.currency, p.currency))) "
         "ORDER BY created_at, id LIMIT $3",
         start,
         end,

@@ -68,6 +68,10 @@ class ProviderEvent:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution_note: str | None = None
+    # What a rejected payment_intent.succeeded reported: the money a person recording it
+    # by hand must match.
+    amount_minor: int | None = None
+    currency: str | None = None
 
 
 def event_uuid(tenant_id: UUID, provider: str, event_id: str) -> UUID:

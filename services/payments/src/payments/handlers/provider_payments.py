@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 
+from payments.db import providers as provider_rows
 from payments.domain.payments import Payment, PaymentsError
-from payments.domain.providers import payment_uuid
+from payments.domain.providers import ProviderEvent, payment_uuid
 from payments.handlers.payments import RecordPayment, record_payment
 from servicekit.db import Connection
 from servicekit.problems import ConflictError
 from servicekit.service import Runtime
+
+
+class ProviderPaymentRefused(PaymentsError, ConflictError):
+    slug = "provider-payment-refused"
+    title = "This provider payment cannot be recorded so"
 
 
 class ProviderPaymentRecorded(PaymentsError, ConflictError):
@@ -27,13 +33,24 @@ class ProviderPaymentRecorded(PaymentsError, ConflictError):
 async def record_provider_payment(
     conn: Connection, runtime: Runtime, cmd: RecordPayment, provider: str, provider_ref: str
 ) -> Payment:
-    """`cmd` as the payment of the provider's `provider_ref`, once: recorded again (a retry,
-    or its event applied after all) it answers the payment stored, if it is the same money."""
-    cmd = dataclasses.replace(
-        cmd,
-        payment_id=payment_uuid(cmd.tenant_id, provider, provider_ref),
-        reference=provider_ref,
-    )
+    """`cmd` as the payment of the provider's `provider_ref`, once: only for a PaymentIntent
+    whose event was rejected (and not resolved by hand), for the money it reported;
+    recorded again (a retry) it answers the payment stored, if it is the same money."""
+    payment_id = payment_uuid(cmd.tenant_id, provider, provider_ref)
+    cmd = dataclasses.replace(cmd, payment_id=payment_id, reference=provider_ref)
+    listed = await provider_rows.rejected_intent(conn, payment_id)
+    if listed is None:
+        raise ProviderPaymentRefused(
+            f"no rejected event of {provider_ref} here: a PaymentIntent is recorded from "
+            "its own event; name one only to settle a rejected one",
+            errors=[{"pointer": "#/provider_payment_id", "detail": "not a rejected one"}],
+        )
+    if listed.resolved_at is not None:
+        raise ProviderPaymentRefused(
+            f"its rejected event was resolved by hand by {listed.resolved_by}: "
+            f"{listed.resolution_note}"
+        )
+    _matches_reported(listed, cmd)
     # Stored before (its id is the provider's): the stored payment comes back unchanged.
     done = await record_payment(conn, runtime, cmd)
     if (done.invoice_id, done.amount_minor, done.currency) != (
@@ -46,3 +63,17 @@ async def record_provider_payment(
             f"on invoice {done.invoice_id} (payment {done.id})"
         )
     return done
+
+
+def _matches_reported(listed: ProviderEvent, cmd: RecordPayment) -> None:
+    """The money as the provider reported it (when its event said, in a form we read)."""
+    if listed.currency is not None and listed.currency != cmd.currency:
+        raise ProviderPaymentRefused(
+            f"{cmd.reference} was reported in {listed.currency}",
+            errors=[{"pointer": "#/currency", "detail": f"must be {listed.currency}"}],
+        )
+    if listed.amount_minor is not None and listed.amount_minor != cmd.amount_minor:
+        raise ProviderPaymentRefused(
+            f"{cmd.reference} was reported for {listed.amount_minor}",
+            errors=[{"pointer": "#/amount_minor", "detail": f"must be {listed.amount_minor}"}],
+        )

@@ -99,6 +99,8 @@ async def receive(
         payment_id=handled.payment_id,
         created_at=runtime.clock(),
         refund_id=handled.refund_id,
+        amount_minor=None if handled.reported is None else handled.reported[0],
+        currency=None if handled.reported is None else handled.reported[1],
     )
     if not await rows.claim_event(conn, recorded):
         # The same event, delivered twice at once, recorded by the other delivery.
@@ -115,6 +117,7 @@ class _Handled:
     payment_id: UUID | None = None
     refund_id: UUID | None = None
     amount_minor: int | None = None  # what an applied refund took back
+    reported: tuple[int, str] | None = None  # a rejected intent's money (minor, currency)
 
 
 async def _handle(
@@ -137,22 +140,48 @@ async def _handle(
 
 
 async def _pay(conn: Connection, runtime: Runtime, tenant_id: UUID, event: StripeEvent) -> _Handled:
-    # A rejection names the payment it would have made: a person who records that payment
-    # (`provider_payment_id`) gives it that id, and reconciliation then counts it settled.
-    would_be = _intent_payment_id(tenant_id, event)
     cmd = _payment_of(tenant_id, event)
     if isinstance(cmd, str):
-        return _Handled("rejected", cmd, would_be)
+        return _rejected_intent(tenant_id, event, cmd)
     try:
         async with savepoint(conn, "stripe_payment"):
             payment = await record_payment(conn, runtime, cmd)
     except CurrencyMismatch as exc:
-        return _Handled("rejected", exc.detail, would_be)
+        return _rejected_intent(tenant_id, event, exc.detail)
     except InvoiceNotFound as exc:
         if _age_s(runtime, event) < UNMATCHED_AFTER_S:
             raise
-        return _Handled("rejected", f"{exc.detail} an hour after the payment", would_be)
+        return _rejected_intent(tenant_id, event, f"{exc.detail} an hour after the payment")
+    stored = (payment.invoice_id, payment.amount_minor, payment.currency)
+    if stored != (cmd.invoice_id, cmd.amount_minor, cmd.currency):
+        # Recorded by hand first (`provider_payment_id`), as other money than Stripe reports.
+        return _rejected_intent(
+            tenant_id,
+            event,
+            f"payment intent {payment.reference} was recorded as {payment.amount_minor} "
+            f"{payment.currency} on invoice {payment.invoice_id}, but Stripe reports "
+            f"{cmd.amount_minor} {cmd.currency} for invoice {cmd.invoice_id}: settle the "
+            "difference, then resolve this event",
+        )
     return _Handled("applied", payment_id=payment.id)
+
+
+def _rejected_intent(tenant_id: UUID, event: StripeEvent, why: str) -> _Handled:
+    """A rejection that names the payment it would have made and the money Stripe reported:
+    a person who records that payment (`provider_payment_id`) gives it that id and must
+    match that money, and reconciliation then counts it settled."""
+    return _Handled(
+        "rejected", why, _intent_payment_id(tenant_id, event), reported=_reported_money(event)
+    )
+
+
+def _reported_money(event: StripeEvent) -> tuple[int, str] | None:
+    try:
+        intent = PaymentIntent.model_validate(event.data.object)
+        currency = intent.currency.upper()
+        return to_minor(intent.amount_received, currency), currency
+    except (pydantic.ValidationError, ValueError):
+        return None
 
 
 def _intent_payment_id(tenant_id: UUID, event: StripeEvent) -> UUID | None:
@@ -289,7 +318,8 @@ async def _elsewhere(conn: Connection, r: _Reported) -> _Handled | None:
     return _Handled(
         "rejected",
         f"{r.named} was recorded on invoice {recorded_on}, but Stripe reports it refunded "
-        f"payment intent {r.given.payment_intent}, of invoice {named}: move it there",
+        f"payment intent {r.given.payment_intent}, of invoice {named}: settle the two "
+        "invoices by hand, then resolve this event",
         r.payment_id,
     )
 
