@@ -50,7 +50,8 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
 
 async def _check(probe: Any) -> str:
     try:
-        await asyncio.wait_for(probe, _CHECK_TIMEOUT_S)
+        async with asyncio.timeout(_CHECK_TIMEOUT_S):  # wait_for can lose a cancellation
+            await probe
     except TimeoutError:
         return "timeout"
     except Exception as exc:

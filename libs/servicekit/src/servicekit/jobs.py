@@ -12,6 +12,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from servicekit.tasks import cancel_and_wait
+
 if TYPE_CHECKING:
     from servicekit.service import Runtime
 
@@ -50,8 +52,6 @@ def periodic(
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     return resource

@@ -32,6 +32,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from servicekit.db import Connection, Pool
 from servicekit.metrics import ServiceMetrics
 from servicekit.outbox import LANES, notify_channel
+from servicekit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self._close_listener()
 
     async def drain(self) -> int:
@@ -204,8 +203,12 @@ class OutboxRelay:
                 if published >= self._batch_size:
                     continue
                 await self._observe_backlog()
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the
+                # result when a stop's cancellation and a NOTIFY arrive together, and
+                # the relay looped on with its stop waiting for ever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._wakeup.wait()
             except asyncio.CancelledError:
                 raise
             except Exception:

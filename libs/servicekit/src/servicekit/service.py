@@ -175,10 +175,8 @@ class Runtime:
         try:
             # The subscriber waits for its group's first assignment (3 s on the local broker).
             # The bound turns a group that never settles into a start-up error, not a hang.
-            await asyncio.wait_for(
-                asyncio.gather(*(sub.start() for sub in broker.subscribers)),
-                s.consumer_start_timeout_s,
-            )
+            async with asyncio.timeout(s.consumer_start_timeout_s):
+                await asyncio.gather(*(sub.start() for sub in broker.subscribers))
         except BaseException:
             await broker.stop()
             raise

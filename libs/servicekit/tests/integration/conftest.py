@@ -237,7 +237,9 @@ class RelayFactory:
     pool: db.Pool
     producers: list[AIOKafkaProducer] = field(default_factory=list)
 
-    async def __call__(self, *, batch_size: int = 500) -> OutboxRelay:
+    async def __call__(
+        self, *, batch_size: int = 500, poll_interval_s: float = 0.05
+    ) -> OutboxRelay:
         producer = new_producer(self.infra.kafka.bootstrap_servers, "servicekit-tests")
         await producer.start()
         self.producers.append(producer)
@@ -248,7 +250,7 @@ class RelayFactory:
             producer=producer,
             metrics=ServiceMetrics("timecapture"),
             batch_size=batch_size,
-            poll_interval_s=0.05,
+            poll_interval_s=poll_interval_s,
         )
 
 

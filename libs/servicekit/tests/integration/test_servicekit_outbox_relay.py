@@ -241,6 +241,25 @@ async def test_a_relay_waiting_for_acks_stops_at_once_and_keeps_its_rows(
     assert await in_outbox(tc_pool, [event.event_id]) == 1
 
 
+async def test_a_relay_stopped_just_as_a_notify_wakes_it_stops(new_relay: Any) -> None:
+    # Python 3.11's asyncio.wait_for returns the awaited result instead of raising when the
+    # cancellation and the result arrive together: the relay then looped on, and its stop
+    # waited for ever (a test of restarts hung on it in a full run).
+    relay = await new_relay(poll_interval_s=30)
+    await relay.start()
+    await asyncio.sleep(1)  # past its first round, idle until a NOTIFY
+    for _ in range(3):
+        relay._on_notify()  # the wait's result, ready in the same loop turn as the stop
+        # Bounded: a stop that waits on a relay still running fails here, not in a hang.
+        async with asyncio.timeout(5):
+            await relay.stop()
+        assert relay._task is not None
+        assert relay._task.done()
+        await relay.start()
+        await asyncio.sleep(0.5)
+    await relay.stop()
+
+
 async def test_the_backlog_age_is_the_oldest_unpublished_rows_and_zero_when_empty(
     tc_pool: db.Pool,
 ) -> None:

@@ -21,6 +21,7 @@ from payments.settings import PaymentsSettings
 from servicekit.db import RETRYABLE_DB_ERRORS, Pool, tenant_transaction
 from servicekit.sealing import Sealer
 from servicekit.service import Runtime
+from servicekit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 _STATE = "sealer"
@@ -55,9 +56,7 @@ async def sealing(runtime: Runtime) -> AsyncIterator[None]:
         yield
     finally:
         if resealing is not None:
-            resealing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resealing
+            await cancel_and_wait(resealing)
 
 
 async def reseal_until_done(
