@@ -124,9 +124,11 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait(self._task)
-        await self._close_listener()
+        try:
+            if self._task is not None:
+                await cancel_and_wait(self._task)
+        finally:
+            await self._close_listener()
 
     async def drain(self) -> int:
         """Publish until the outbox is empty; returns how many rows were published."""

@@ -11,10 +11,15 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
     and is swallowed; the caller's (a shutdown timeout, say) goes on. `contextlib.suppress`
     around the await swallowed both: a stop bounded by a timeout then returned at the
     timeout as if it had stopped, with the task still running."""
+    current = asyncio.current_task()
+    before = 0 if current is None else current.cancelling()
     task.cancel()
     try:
         await task
     except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
+        if current is not None and current.cancelling() > before:
             raise
+        return
+    if current is not None and current.cancelling() > before:
+        # Cancelled meanwhile, by a task that ended without passing it on.
+        raise asyncio.CancelledError

@@ -798,6 +798,15 @@ async def test_a_rejected_payment_intent_is_recorded_by_naming_it_and_is_then_st
     async with payments.http(tenant_id) as http:
         later = (await http.get("/v1/reconciliation", params=around_today())).json()
     assert differs["event_id"] in {e["event_id"] for e in later["unsettled_provider_events"]}
+    # An intent whose money cannot be read (no such currency) is not recorded by naming it.
+    unreadable = f"pi_{uuid.uuid4().hex[:24]}"
+    async with as_provider(payments, tenant_id) as hook:
+        odd = await deliver(hook, intent_event(None, 5000, intent_id=unreadable, currency="zzz"))
+    assert odd["outcome"] == "rejected"
+    async with payments.http(tenant_id) as http:
+        named = await http.post("/v1/payments", json={**body, "provider_payment_id": unreadable})
+    assert named.status_code == 409, named.text
+    assert "could not be read" in named.json()["detail"]
 
 
 async def test_a_refund_recorded_by_hand_on_another_invoice_than_stripe_names_is_listed(

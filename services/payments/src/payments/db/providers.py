@@ -121,11 +121,12 @@ async def event_by_id(conn: Connection, event_uuid: UUID, *, lock: bool) -> Prov
 
 
 async def rejected_intent(conn: Connection, payment_id: UUID) -> ProviderEvent | None:
-    """The first rejected `payment_intent.succeeded` naming this payment, if any."""
+    """The first rejected `payment_intent.succeeded` naming this payment, unresolved ones
+    first, if any."""
     found = await conn.fetchrow(
         f"SELECT {', '.join(rows.columns(ProviderEvent))} FROM provider_events "
         "WHERE payment_id = $1 AND outcome = 'rejected' AND type = $2 "
-        "ORDER BY created_at, id LIMIT 1",
+        "ORDER BY resolved_at IS NOT NULL, created_at, id LIMIT 1",
         payment_id,
         PAYMENT_SUCCEEDED,
     )

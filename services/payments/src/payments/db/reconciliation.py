@@ -213,8 +213,8 @@ async def unsettled_provider_events(
         "AND created_at >= $1 AND created_at < $2 "
         "AND (refund_id IS NULL OR NOT EXISTS (SELECT 1 FROM refunds f WHERE f.id = e.refund_id)) "
         "AND NOT (type = $4 AND payment_id IS NOT NULL AND EXISTS (SELECT 1 FROM payments p "
-        "WHERE p.id = e.payment_id AND p.amount_minor = coalesce(e.amount_minor, p.amount_minor) "
-        "AND p.currency = coalesce(e.currency, p.currency))) "
+        "WHERE p.id = e.payment_id AND p.amount_minor = e.amount_minor "
+        "AND p.currency = e.currency)) "
         "ORDER BY created_at, id LIMIT $3",
         start,
         end,

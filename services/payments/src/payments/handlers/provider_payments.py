@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from contracts.money import MAX_MINOR
+from payments.db import payments as payment_rows
 from payments.db import providers as provider_rows
 from payments.domain.payments import Payment, PaymentsError
 from payments.domain.providers import ProviderEvent, payment_uuid
@@ -38,6 +40,8 @@ async def record_provider_payment(
     recorded again (a retry) it answers the payment stored, if it is the same money."""
     payment_id = payment_uuid(cmd.tenant_id, provider, provider_ref)
     cmd = dataclasses.replace(cmd, payment_id=payment_id, reference=provider_ref)
+    if await payment_rows.payment(conn, payment_id) is not None:
+        return await _recorded_before(conn, runtime, cmd, provider_ref)
     listed = await provider_rows.rejected_intent(conn, payment_id)
     if listed is None:
         raise ProviderPaymentRefused(
@@ -51,7 +55,14 @@ async def record_provider_payment(
             f"{listed.resolution_note}"
         )
     _matches_reported(listed, cmd)
-    # Stored before (its id is the provider's): the stored payment comes back unchanged.
+    return await _recorded_before(conn, runtime, cmd, provider_ref)
+
+
+async def _recorded_before(
+    conn: Connection, runtime: Runtime, cmd: RecordPayment, provider_ref: str
+) -> Payment:
+    """Recorded, or (its id is the provider's) the stored payment back unchanged, if it is
+    the same money."""
     done = await record_payment(conn, runtime, cmd)
     if (done.invoice_id, done.amount_minor, done.currency) != (
         cmd.invoice_id,
@@ -66,13 +77,24 @@ async def record_provider_payment(
 
 
 def _matches_reported(listed: ProviderEvent, cmd: RecordPayment) -> None:
-    """The money as the provider reported it (when its event said, in a form we read)."""
-    if listed.currency is not None and listed.currency != cmd.currency:
+    """The money as the provider reported it; one whose money could not be read is not
+    recorded here (a person resolves it by hand)."""
+    if listed.amount_minor is None or listed.currency is None:
+        raise ProviderPaymentRefused(
+            f"the money of {cmd.reference} could not be read from its event: record it "
+            "without provider_payment_id and resolve the event by hand"
+        )
+    if listed.amount_minor > MAX_MINOR:
+        raise ProviderPaymentRefused(
+            f"{cmd.reference} was reported for {listed.amount_minor}, more than one payment "
+            "can hold: resolve the event by hand"
+        )
+    if listed.currency != cmd.currency:
         raise ProviderPaymentRefused(
             f"{cmd.reference} was reported in {listed.currency}",
             errors=[{"pointer": "#/currency", "detail": f"must be {listed.currency}"}],
         )
-    if listed.amount_minor is not None and listed.amount_minor != cmd.amount_minor:
+    if listed.amount_minor != cmd.amount_minor:
         raise ProviderPaymentRefused(
             f"{cmd.reference} was reported for {listed.amount_minor}",
             errors=[{"pointer": "#/amount_minor", "detail": f"must be {listed.amount_minor}"}],

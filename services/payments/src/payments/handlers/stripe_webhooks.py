@@ -99,8 +99,8 @@ async def receive(
         payment_id=handled.payment_id,
         created_at=runtime.clock(),
         refund_id=handled.refund_id,
-        amount_minor=None if handled.reported is None else handled.reported[0],
-        currency=None if handled.reported is None else handled.reported[1],
+        amount_minor=handled.reported[0],
+        currency=handled.reported[1],
     )
     if not await rows.claim_event(conn, recorded):
         # The same event, delivered twice at once, recorded by the other delivery.
@@ -117,7 +117,8 @@ class _Handled:
     payment_id: UUID | None = None
     refund_id: UUID | None = None
     amount_minor: int | None = None  # what an applied refund took back
-    reported: tuple[int, str] | None = None  # a rejected intent's money (minor, currency)
+    # A rejected intent's money as far as it could be read: (minor units, currency).
+    reported: tuple[int | None, str | None] = (None, None)
 
 
 async def _handle(
@@ -155,7 +156,7 @@ async def _pay(conn: Connection, runtime: Runtime, tenant_id: UUID, event: Strip
     stored = (payment.invoice_id, payment.amount_minor, payment.currency)
     if stored != (cmd.invoice_id, cmd.amount_minor, cmd.currency):
         # Recorded by hand first (`provider_payment_id`), as other money than Stripe reports.
-        return _rejected_intent(
+        return _recorded_otherwise(
             tenant_id,
             event,
             f"payment intent {payment.reference} was recorded as {payment.amount_minor} "
@@ -175,13 +176,24 @@ def _rejected_intent(tenant_id: UUID, event: StripeEvent, why: str) -> _Handled:
     )
 
 
-def _reported_money(event: StripeEvent) -> tuple[int, str] | None:
+def _recorded_otherwise(tenant_id: UUID, event: StripeEvent, why: str) -> _Handled:
+    """Listed until a person resolves it: it names no payment, so no recording unlists it
+    (the payment it names is the one recorded, with other money)."""
+    return _Handled("rejected", why, None, reported=_reported_money(event))
+
+
+def _reported_money(event: StripeEvent) -> tuple[int | None, str | None]:
+    """(minor units, currency) as far as they can be read: a person may record the
+    PaymentIntent only when both could."""
     try:
         intent = PaymentIntent.model_validate(event.data.object)
-        currency = intent.currency.upper()
+    except pydantic.ValidationError:
+        return None, None
+    currency = intent.currency.upper()
+    try:
         return to_minor(intent.amount_received, currency), currency
-    except (pydantic.ValidationError, ValueError):
-        return None
+    except ValueError:
+        return None, currency
 
 
 def _intent_payment_id(tenant_id: UUID, event: StripeEvent) -> UUID | None:
