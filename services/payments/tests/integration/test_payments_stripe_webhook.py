@@ -807,6 +807,23 @@ async def test_a_rejected_payment_intent_is_recorded_by_naming_it_and_is_then_st
         named = await http.post("/v1/payments", json={**body, "provider_payment_id": unreadable})
     assert named.status_code == 409, named.text
     assert "could not be read" in named.json()["detail"]
+    # Resolved by hand: a recorded one answers its payment again, an unrecorded one is 409.
+    settled_by_hand = f"pi_{uuid.uuid4().hex[:24]}"
+    async with as_provider(payments, tenant_id) as hook:
+        handled = await deliver(hook, intent_event(None, 700, intent_id=settled_by_hand))
+    events = "/v1/providers/stripe/events"
+    note = {"note": "paid back outside Billstream"}
+    async with payments.http(tenant_id) as http:
+        for e in (rejected["id"], handled["id"]):
+            assert (await http.post(f"{events}/{e}/resolution", json=note)).status_code == 200
+        retried = await http.post("/v1/payments", json=body)
+        late = await http.post(
+            "/v1/payments",
+            json={**body, "amount_minor": 700, "provider_payment_id": settled_by_hand},
+        )
+    assert (retried.status_code, retried.json()["id"]) == (201, recorded.json()["id"])
+    assert late.status_code == 409
+    assert "resolved by hand" in late.json()["detail"]
 
 
 async def test_a_refund_recorded_by_hand_on_another_invoice_than_stripe_names_is_listed(

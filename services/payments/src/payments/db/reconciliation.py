@@ -205,8 +205,8 @@ async def unsettled_provider_events(
     invoice here, unless a person recorded it since: its refund (`provider_refund_id`: the
     refund id the event names exists), or the payment its PaymentIntent would have made
     (`provider_payment_id`: the payment id the event names exists, with the money it
-    reported), or resolved it by hand
-    where no recording settles it. The first `limit`, oldest first."""
+    reported), or resolved it by hand where no recording settles it. The first `limit`,
+    oldest first."""
     found = await conn.fetch(
         "SELECT id, provider, event_id, type, detail, created_at FROM provider_events e "
         "WHERE tenant_id = current_tenant() AND outcome = 'rejected' AND resolved_at IS NULL "

@@ -48,6 +48,16 @@ class RecordPayment:
     excess: Excess
 
 
+def same_money(payment: Payment, cmd: RecordPayment) -> bool:
+    """Whether a payment found under `cmd`'s id (`record_payment` answers the stored one)
+    is the money `cmd` records: its invoice, amount and currency."""
+    return (payment.invoice_id, payment.amount_minor, payment.currency) == (
+        cmd.invoice_id,
+        cmd.amount_minor,
+        cmd.currency,
+    )
+
+
 async def record_payment(conn: Connection, runtime: Runtime, cmd: RecordPayment) -> Payment:
     now = runtime.clock()
     receivable = await rows.receivable(conn, cmd.invoice_id, lock=True)

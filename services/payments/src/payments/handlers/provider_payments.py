@@ -16,7 +16,7 @@ from payments.db import payments as payment_rows
 from payments.db import providers as provider_rows
 from payments.domain.payments import Payment, PaymentsError
 from payments.domain.providers import ProviderEvent, payment_uuid
-from payments.handlers.payments import RecordPayment, record_payment
+from payments.handlers.payments import RecordPayment, record_payment, same_money
 from servicekit.db import Connection
 from servicekit.problems import ConflictError
 from servicekit.service import Runtime
@@ -41,7 +41,7 @@ async def record_provider_payment(
     payment_id = payment_uuid(cmd.tenant_id, provider, provider_ref)
     cmd = dataclasses.replace(cmd, payment_id=payment_id, reference=provider_ref)
     if await payment_rows.payment(conn, payment_id) is not None:
-        return await _recorded_before(conn, runtime, cmd, provider_ref)
+        return await _recorded_once(conn, runtime, cmd, provider_ref)
     listed = await provider_rows.rejected_intent(conn, payment_id)
     if listed is None:
         raise ProviderPaymentRefused(
@@ -55,20 +55,16 @@ async def record_provider_payment(
             f"{listed.resolution_note}"
         )
     _matches_reported(listed, cmd)
-    return await _recorded_before(conn, runtime, cmd, provider_ref)
+    return await _recorded_once(conn, runtime, cmd, provider_ref)
 
 
-async def _recorded_before(
+async def _recorded_once(
     conn: Connection, runtime: Runtime, cmd: RecordPayment, provider_ref: str
 ) -> Payment:
     """Recorded, or (its id is the provider's) the stored payment back unchanged, if it is
     the same money."""
     done = await record_payment(conn, runtime, cmd)
-    if (done.invoice_id, done.amount_minor, done.currency) != (
-        cmd.invoice_id,
-        cmd.amount_minor,
-        cmd.currency,
-    ):
+    if not same_money(done, cmd):
         raise ProviderPaymentRecorded(
             f"{provider_ref} is recorded already: {done.amount_minor} {done.currency} "
             f"on invoice {done.invoice_id} (payment {done.id})"

@@ -63,7 +63,7 @@ from payments.domain.stripe import (
     to_minor,
     verify_signature,
 )
-from payments.handlers.payments import RecordPayment, record_payment, refund
+from payments.handlers.payments import RecordPayment, record_payment, refund, same_money
 from payments.handlers.provider_secrets import sealer_of
 from servicekit.db import Connection, savepoint
 from servicekit.service import Runtime
@@ -153,8 +153,7 @@ async def _pay(conn: Connection, runtime: Runtime, tenant_id: UUID, event: Strip
         if _age_s(runtime, event) < UNMATCHED_AFTER_S:
             raise
         return _rejected_intent(tenant_id, event, f"{exc.detail} an hour after the payment")
-    stored = (payment.invoice_id, payment.amount_minor, payment.currency)
-    if stored != (cmd.invoice_id, cmd.amount_minor, cmd.currency):
+    if not same_money(payment, cmd):
         # Recorded by hand first (`provider_payment_id`), as other money than Stripe reports.
         return _recorded_otherwise(
             tenant_id,
